@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/local"
+	"gantry.dev/gantry/serve"
+)
+
+type serveFlags struct {
+	httpPort, grpcPort, dashboardPort int
+	stateDir                          string
+	logFormat                         string
+}
+
+func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	var f serveFlags
+	fs := flag.NewFlagSet("gantry serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&f.httpPort, "http-port", 0, "HTTP ingress port (overrides http_options.port)")
+	fs.IntVar(&f.grpcPort, "grpc-port", 0, "gRPC ingress port (overrides grpc_options.port)")
+	fs.IntVar(&f.dashboardPort, "dashboard-port", 0, "REST API, metrics and dashboard port (overrides dashboard.port)")
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where replica logs and applied state are kept")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gantry serve [CONFIG] [flags]")
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the config path.
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var configPath string
+	if rest := fs.Args(); len(rest) > 0 {
+		configPath = rest[0]
+		if err := fs.Parse(rest[1:]); err != nil {
+			return err
+		}
+		if len(fs.Args()) > 0 {
+			return usageError{fmt.Sprintf("gantry serve takes one config file, got extra arguments %q", fs.Args())}
+		}
+	}
+	for name, p := range map[string]int{"--http-port": f.httpPort, "--grpc-port": f.grpcPort, "--dashboard-port": f.dashboardPort} {
+		if p < 0 || p > 65535 {
+			return usageError{fmt.Sprintf("%s must be between 1 and 65535, got %d", name, p)}
+		}
+	}
+	log, err := newLogger(stderr, f.logFormat)
+	if err != nil {
+		return err
+	}
+
+	var cfg *deploy.Config
+	if configPath != "" {
+		if cfg, err = deploy.LoadFile(configPath); err != nil {
+			return fmt.Errorf("invalid config %s:\n%w", configPath, err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the gantry executable: %w", err)
+	}
+	opts := serve.Options{Config: cfg, Self: self, Logger: log}
+	addrs := cfg
+	if addrs == nil {
+		addrs = &deploy.Config{}
+	}
+	if f.httpPort != 0 {
+		opts.HTTPAddr = withPort(addrs.HTTPAddr(), f.httpPort)
+	}
+	if f.dashboardPort != 0 {
+		opts.DashboardAddr = withPort(addrs.DashboardAddr(), f.dashboardPort)
+	}
+	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
+		return fmt.Errorf("--state-dir: %w", err)
+	}
+	backend := local.New(local.Options{StateDir: f.stateDir, Logger: log})
+	defer backend.Close()
+	opts.Backend = backend
+	srv, err := serve.New(opts)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+func withPort(addr string, port int) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func defaultStateDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".gantry")
+	}
+	return filepath.Join(os.TempDir(), "gantry")
+}
+
+func newLogger(w io.Writer, format string) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	default:
+		return nil, usageError{fmt.Sprintf("--log-format must be text or json, got %q", format)}
+	}
+}

@@ -1,0 +1,140 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"gantry.dev/gantry/replica"
+	"gantry.dev/gantry/router"
+)
+
+// Controller keeps the running replicas equal to the applied config. One
+// goroutine (Run) owns all state and reconciles level-triggered: it compares
+// desired with observed and acts. Replica lifecycles run in supervisor
+// goroutines that report back through events; status readers see a copy
+// guarded by mu.
+type Controller struct {
+	backend Backend
+	router  *router.Router
+	metrics *router.Metrics
+	log     *slog.Logger
+	health  *http.Client
+	self    string
+
+	// Injected for tests.
+	now   func() time.Time
+	newID func() string
+
+	applyc chan applyReq
+	events chan event
+	wg     sync.WaitGroup // supervisors and stoppers
+
+	// Owned by Run.
+	apps      map[string]*application
+
+	mu     sync.Mutex
+	status []DeploymentStatus
+}
+
+// Options configure a Controller.
+type Options struct {
+	Backend Backend
+	Router  *router.Router
+	Metrics *router.Metrics // may be nil
+	Logger  *slog.Logger
+	// Self is the path of the running gantry executable, for commands that
+	// start with "gantry".
+	Self string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// NewController returns a controller; call Run to start it.
+func NewController(o Options) *Controller {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Controller{
+		backend: o.Backend,
+		router:  o.Router,
+		metrics: o.Metrics,
+		log:     o.Logger,
+		self:    o.Self,
+		now:     o.Now,
+		newID:   randomID,
+		health: &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: 1,
+			IdleConnTimeout:     time.Minute,
+			DisableCompression:  true,
+		}},
+		applyc: make(chan applyReq),
+		events: make(chan event, 64),
+		apps:   map[string]*application{},
+	}
+}
+
+type applyReq struct {
+	cfg  *Config
+	done chan struct{}
+}
+
+// Apply makes cfg the desired state and returns once the controller has
+// taken it (not once replicas are running). cfg must be valid.
+func (c *Controller) Apply(ctx context.Context, cfg *Config) error {
+	req := applyReq{cfg: cfg, done: make(chan struct{})}
+	select {
+	case c.applyc <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-req.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run reconciles until ctx ends, then drains and stops every replica and
+// returns once they are all gone.
+func (c *Controller) Run(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case req := <-c.applyc:
+			c.apply(req.cfg)
+			close(req.done)
+		case ev := <-c.events:
+			c.handle(ev)
+		case <-tick.C:
+		case <-ctx.Done():
+			c.shutdown()
+			return nil
+		}
+		c.reconcile()
+		c.publishStatus()
+	}
+}
+
+// randomID returns 8 hex characters.
+func randomID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// replicaID names a replica the way Ray does: app#deployment#suffix.
+func (c *Controller) replicaID(app, dep string) string {
+	return app + "#" + dep + "#" + c.newID()
+}
+
+var _ = replica.Running

@@ -1,0 +1,219 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"gantry.dev/gantry/replica"
+	"gantry.dev/gantry/router"
+)
+
+// eventKind is what a supervisor reports about its replica.
+type eventKind int
+
+const (
+	evStarted eventKind = iota // the backend started it (or failed to: err)
+	evReady                    // first healthy check
+	evFailed                   // exited or failed its health checks
+	evStopped                  // stopped and gone
+)
+
+type event struct {
+	kind eventKind
+	d    *deployment
+	r    *replicaRun
+	inst Instance
+	err  error
+}
+
+// startupReport is how long a replica may stay STARTING before the
+// controller reports it with its last log lines (it keeps waiting).
+const startupReport = 30 * time.Second
+
+func (c *Controller) send(ev event) { c.events <- ev }
+
+// startReplica creates a replica record and a supervisor that starts the
+// process, waits for health, and watches it.
+func (c *Controller) startReplica(d *deployment, now time.Time) {
+	s := d.spec
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &replicaRun{id: c.replicaID(s.Application, s.Name), state: replica.Starting, startedAt: now, cancel: cancel}
+	d.replicas = append(d.replicas, r)
+	spec := ReplicaSpec{
+		ID: r.id, Application: s.Application, Deployment: s.Name,
+		Command: s.Command, Env: s.Env, WorkingDir: s.WorkingDir, UserConfig: s.UserConfig, Hosts: 1,
+	}
+	checker := &replica.Checker{
+		Client: c.health, Path: s.HealthPath,
+		Period: s.HealthCheckPeriod, Timeout: s.HealthCheckTimeout, FailureThreshold: 3,
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.supervise(ctx, d, r, spec, checker)
+	}()
+}
+
+// supervise runs one replica's life until it fails or ctx is cancelled
+// (the controller stops it).
+func (c *Controller) supervise(ctx context.Context, d *deployment, r *replicaRun, spec ReplicaSpec, checker *replica.Checker) {
+	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
+	inst, err := c.backend.Start(startCtx, spec)
+	cancelStart()
+	c.send(event{kind: evStarted, d: d, r: r, inst: inst, err: err})
+	if err != nil {
+		return
+	}
+	readyCtx, cancelReady := context.WithCancel(ctx)
+	report := time.AfterFunc(startupReport, func() {
+		c.log.Warn("replica is not healthy yet", "replica", r.id, "waited", startupReport,
+			"health_path", spec.Command, "last_log_lines", tail(inst))
+	})
+	err = checker.WaitReady(readyCtx, inst.Address(), inst.Done())
+	report.Stop()
+	cancelReady()
+	if err != nil {
+		if ctx.Err() == nil {
+			c.send(event{kind: evFailed, d: d, r: r, err: err})
+		}
+		return
+	}
+	c.send(event{kind: evReady, d: d, r: r})
+	if err := checker.Watch(ctx, inst.Address(), inst.Done()); err != nil && ctx.Err() == nil {
+		c.send(event{kind: evFailed, d: d, r: r, err: err})
+	}
+}
+
+// handle applies a supervisor's report.
+func (c *Controller) handle(ev event) {
+	d, r := ev.d, ev.r
+	switch ev.kind {
+	case evStarted:
+		if ev.err != nil {
+			c.failed(d, r, fmt.Errorf("starting replica: %w", ev.err))
+			return
+		}
+		r.inst = ev.inst
+		if r.stopping { // stopped while starting: finish the stop now
+			c.finishStop(d, r)
+		}
+	case evReady:
+		if r.stopping {
+			return
+		}
+		r.state = replica.Running
+		r.healthyAt = c.now()
+		r.rep = router.NewReplica(r.id, r.inst.Address(), router.ReplicaOptions{Now: c.now})
+		c.log.Info("replica running", "replica", r.id, "address", r.inst.Address(),
+			"startup", c.now().Sub(r.startedAt).Round(time.Millisecond))
+		c.publishPool(d)
+	case evFailed:
+		if !r.stopping {
+			c.failed(d, r, ev.err)
+		}
+	case evStopped:
+		for i, x := range d.replicas {
+			if x == r {
+				d.replicas = append(d.replicas[:i], d.replicas[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// failed takes a failed replica out of service, stops what is left of it,
+// and delays the next start by the crash backoff.
+func (c *Controller) failed(d *deployment, r *replicaRun, err error) {
+	now := c.now()
+	wait := d.backoff.Next(now, r.healthyAt)
+	d.nextStart = now.Add(wait)
+	var exit string
+	if r.inst != nil && r.inst.Err() != nil {
+		exit = r.inst.Err().Error()
+	}
+	lines := tail(r.inst)
+	if r.healthyAt.IsZero() {
+		d.message = fmt.Sprintf("replica %s failed before becoming healthy: %v", r.id, err)
+	} else {
+		d.message = fmt.Sprintf("replica %s failed: %v", r.id, err)
+	}
+	if len(lines) > 0 {
+		d.message += "; last log lines:\n" + strings.Join(lines, "\n")
+	}
+	c.log.Error("replica failed", "replica", r.id, "err", err, "exit", exit,
+		"restart_in", wait, "last_log_lines", strings.Join(lines, "\n"))
+	r.state = replica.Recovering
+	c.stopReplica(d, r)
+}
+
+// stopReplica takes r out of routing and stops it in the background:
+// drain in-flight requests (up to graceful_shutdown_timeout_s), SIGTERM,
+// SIGKILL after the same timeout.
+func (c *Controller) stopReplica(d *deployment, r *replicaRun) {
+	if r.stopping {
+		return
+	}
+	r.stopping = true
+	if r.state != replica.Recovering {
+		r.state = replica.Stopping
+	}
+	c.publishPool(d)
+	if r.inst != nil {
+		c.finishStop(d, r)
+	}
+	// Otherwise the backend is still starting it; evStarted finishes the stop.
+}
+
+func (c *Controller) finishStop(d *deployment, r *replicaRun) {
+	grace := d.spec.GracefulShutdownTimeout
+	inst, rep := r.inst, r.rep
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		r.cancel() // stop health checks
+		if rep != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), grace)
+			select {
+			case <-inst.Done(): // nothing to drain from a dead process
+			default:
+				rep.Drain(ctx)
+			}
+			cancel()
+			rep.Close()
+		}
+		if err := inst.Stop(grace); err != nil {
+			c.log.Warn("stopping replica", "replica", r.id, "err", err)
+		}
+		c.events <- event{kind: evStopped, d: d, r: r}
+	}()
+}
+
+// shutdown stops every replica and waits for all of them to be gone.
+func (c *Controller) shutdown() {
+	for _, app := range c.apps {
+		for _, d := range app.deployments {
+			c.stopAll(d)
+		}
+	}
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	for {
+		select {
+		case ev := <-c.events:
+			c.handle(ev)
+		case <-done:
+			c.publishStatus()
+			return
+		}
+	}
+}
+
+// tail returns the last log lines of inst, if any.
+func tail(inst Instance) []string {
+	if inst == nil {
+		return nil
+	}
+	return inst.LogTail(20)
+}

@@ -1,0 +1,101 @@
+// Command testreplica is a replica for Gantry's end-to-end tests: a real
+// process that speaks the replica protocol and can be slow, stream, reject,
+// crash or misbehave on request. It is built by the tests, not shipped.
+//
+//	GET  /id                 replica id and pid as JSON
+//	ANY  /slow?ms=N          answer after N ms (the id as body)
+//	GET  /stream?n=5&ms=300  n chunks, ms apart, flushed one by one
+//	ANY  /echo               the request: method, path, headers, body as JSON
+//	ANY  /reject             503 with Gantry-Rejected: 1
+//	POST /exit?code=N        exit at once with code N
+//
+// TESTREPLICA_UNHEALTHY_FILE, when set, makes /-/healthz fail while that file
+// exists. TESTREPLICA_PID_DIR, when set, gets an empty file named after the
+// process id, so tests can check that no replica outlives the gateway.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"gantry.dev/gantry/replica"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	env := replica.FromEnv()
+	if dir := os.Getenv("TESTREPLICA_PID_DIR"); dir != "" {
+		os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
+	}
+	unhealthy := os.Getenv("TESTREPLICA_UNHEALTHY_FILE")
+	opts := replica.ServeOptions{
+		Healthy: func() bool {
+			if unhealthy == "" {
+				return true
+			}
+			_, err := os.Stat(unhealthy)
+			return err != nil
+		},
+	}
+	if err := replica.Serve(ctx, handler(env), opts); err != nil {
+		fmt.Fprintln(os.Stderr, "testreplica:", err)
+		os.Exit(1)
+	}
+	fmt.Println("testreplica: clean exit")
+}
+
+func handler(env replica.Env) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/id", func(w http.ResponseWriter, _ *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"id": env.ReplicaID, "pid": os.Getpid()})
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, env.ReplicaID)
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		w.Header().Set("Content-Type", "text/event-stream")
+		f := w.(http.Flusher)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				time.Sleep(time.Duration(ms) * time.Millisecond)
+			}
+			fmt.Fprintf(w, "data: chunk %d at %d\n\n", i, time.Now().UnixMilli())
+			f.Flush()
+		}
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery,
+			"headers": r.Header, "body": string(body), "replica": env.ReplicaID,
+		})
+	})
+	mux.HandleFunc("/reject", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Gantry-Rejected", "1")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	})
+	mux.HandleFunc("/exit", func(_ http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		os.Exit(code)
+	})
+	return mux
+}

@@ -1,0 +1,249 @@
+package router
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrQueueFull is returned by Acquire when every replica is at
+// max_ongoing_requests and max_queued_requests requests already wait.
+var ErrQueueFull = errors.New("router: every replica is busy and the queue is full")
+
+// Settings are a deployment's routing parameters; they change in place.
+type Settings struct {
+	// MaxOngoingRequests is the per-replica concurrency limit (>= 1).
+	MaxOngoingRequests int
+	// MaxQueuedRequests bounds waiting requests; -1 is unbounded.
+	MaxQueuedRequests int
+	// RequestTimeout bounds a request until its response starts; 0 is none.
+	RequestTimeout time.Duration
+	// Idempotent marks every request as safe to retry, not only GET, HEAD and OPTIONS.
+	Idempotent bool
+	// MaxAttempts bounds attempts per request, retries included; default 3.
+	MaxAttempts int
+}
+
+// Deployment routes one deployment's requests over its replica pool.
+// Replicas and Settings are replaced atomically by the controller; the
+// request path reads them with one atomic load each.
+type Deployment struct {
+	app, name string
+	settings  atomic.Pointer[Settings]
+	pool      atomic.Pointer[[]*Replica]
+	metrics   *deploymentMetrics
+
+	// intn picks random indices; injected for tests.
+	intn func(n int) int
+
+	// The queue: only touched when every replica is full.
+	mu      sync.Mutex
+	waiters list.List // of *waiter, FIFO
+	waiting atomic.Int64
+}
+
+type waiter struct {
+	ch chan *Replica // buffered 1: the replica handed to this waiter
+}
+
+// NewDeployment returns the router for deployment name of application app.
+// m may be nil (no metrics).
+func NewDeployment(app, name string, s Settings, m *Metrics) *Deployment {
+	d := &Deployment{app: app, name: name, intn: rand.IntN}
+	d.metrics = m.forDeployment(app, name)
+	empty := []*Replica{}
+	d.pool.Store(&empty)
+	d.Update(s)
+	return d
+}
+
+// Application is the deployment's application.
+func (d *Deployment) Application() string { return d.app }
+
+// Name is the deployment's name.
+func (d *Deployment) Name() string { return d.name }
+
+// Update replaces the deployment's settings. Requests already routed keep
+// the settings they started with.
+func (d *Deployment) Update(s Settings) {
+	if s.MaxOngoingRequests < 1 {
+		s.MaxOngoingRequests = 1
+	}
+	if s.MaxAttempts < 1 {
+		s.MaxAttempts = 3
+	}
+	d.settings.Store(&s)
+	d.dispatch() // a higher limit may free slots for waiters
+}
+
+// Settings returns the settings in effect.
+func (d *Deployment) Settings() Settings { return *d.settings.Load() }
+
+// SetReplicas replaces the pool. Replicas left out should be drained by the
+// caller; requests they are serving finish normally.
+func (d *Deployment) SetReplicas(rs []*Replica) {
+	cp := append([]*Replica(nil), rs...)
+	d.pool.Store(&cp)
+	d.dispatch()
+}
+
+// Replicas returns the current pool; the slice must not be modified.
+func (d *Deployment) Replicas() []*Replica { return *d.pool.Load() }
+
+// Queued is the number of requests waiting for a replica.
+func (d *Deployment) Queued() int64 { return d.waiting.Load() }
+
+// Inflight is the number of requests the pool's replicas are serving.
+func (d *Deployment) Inflight() int64 {
+	var n int64
+	for _, r := range d.Replicas() {
+		n += r.Inflight()
+	}
+	return n
+}
+
+// tried is the set of replicas a request has already attempted.
+type tried [4]*Replica
+
+func (t *tried) has(r *Replica) bool {
+	for _, x := range t {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *tried) add(r *Replica) {
+	for i, x := range t {
+		if x == nil {
+			t[i] = r
+			return
+		}
+	}
+}
+
+// Acquire takes a slot on a replica for one request, waiting in the queue
+// when every replica is full. It returns ErrQueueFull at once when the queue
+// is at its limit, and ctx's error when ctx ends first. The caller must call
+// Release with the replica it got.
+func (d *Deployment) Acquire(ctx context.Context) (*Replica, error) {
+	return d.acquire(ctx, nil)
+}
+
+func (d *Deployment) acquire(ctx context.Context, skip *tried) (*Replica, error) {
+	limit := int64(d.settings.Load().MaxOngoingRequests)
+	if r := d.pick(limit, skip); r != nil {
+		return r, nil
+	}
+	if skip != nil { // a retry: any replica will do rather than queueing
+		if r := d.pick(limit, nil); r != nil {
+			return r, nil
+		}
+	}
+	return d.wait(ctx)
+}
+
+// pick chooses a replica by power of two choices: two at random, the less
+// busy of those available wins. If neither is available it scans once from a
+// random start, so a free replica is never missed. It takes the slot.
+func (d *Deployment) pick(limit int64, skip *tried) *Replica {
+	pool := *d.pool.Load()
+	n := len(pool)
+	if n == 0 {
+		return nil
+	}
+	ok := func(r *Replica) bool { return r.Available(limit) && (skip == nil || !skip.has(r)) }
+	if n > 1 {
+		a, b := pool[d.intn(n)], pool[d.intn(n)]
+		if b.Inflight() < a.Inflight() {
+			a, b = b, a
+		}
+		for _, r := range [2]*Replica{a, b} {
+			if ok(r) && r.acquire(limit) {
+				return r
+			}
+		}
+	}
+	start := 0
+	if n > 1 {
+		start = d.intn(n)
+	}
+	for i := range n {
+		r := pool[(start+i)%n]
+		if ok(r) && r.acquire(limit) {
+			return r
+		}
+	}
+	return nil
+}
+
+// wait queues the request until dispatch hands it a replica.
+func (d *Deployment) wait(ctx context.Context) (*Replica, error) {
+	s := d.settings.Load()
+	w := &waiter{ch: make(chan *Replica, 1)}
+	d.mu.Lock()
+	if s.MaxQueuedRequests >= 0 && d.waiters.Len() >= s.MaxQueuedRequests {
+		d.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	el := d.waiters.PushBack(w)
+	d.waiting.Add(1)
+	d.mu.Unlock()
+	// A slot may have freed between pick and PushBack; Release only
+	// dispatches when it sees waiters, so look once more now.
+	d.dispatch()
+
+	select {
+	case r := <-w.ch:
+		return r, nil
+	case <-ctx.Done():
+		d.mu.Lock()
+		queued := el.Value != nil
+		if queued {
+			d.waiters.Remove(el)
+			el.Value = nil
+			d.waiting.Add(-1)
+		}
+		d.mu.Unlock()
+		if !queued { // handed a replica just as ctx ended: give it back
+			d.Release(<-w.ch)
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// dispatch hands free slots to waiters in FIFO order.
+func (d *Deployment) dispatch() {
+	if d.waiting.Load() == 0 {
+		return
+	}
+	limit := int64(d.settings.Load().MaxOngoingRequests)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for d.waiters.Len() > 0 {
+		r := d.pick(limit, nil)
+		if r == nil {
+			return
+		}
+		el := d.waiters.Front()
+		w := el.Value.(*waiter)
+		d.waiters.Remove(el)
+		el.Value = nil
+		d.waiting.Add(-1)
+		w.ch <- r
+	}
+}
+
+// Release returns the slot a request held on r and hands it to the first
+// waiter, if any.
+func (d *Deployment) Release(r *Replica) {
+	r.release()
+	if d.waiting.Load() > 0 {
+		d.dispatch()
+	}
+}

@@ -1,0 +1,20 @@
+// Package router moves requests from the ingress to replicas.
+//
+// The controller builds the slow-path state — a Table of routes, a
+// Deployment per deployment with its replica pool — and publishes it; the
+// request path reads it with one atomic load and takes no lock unless it has
+// to queue.
+//
+// Per request: Table.Match finds the route by longest prefix;
+// Deployment.Acquire picks a replica with power-of-two-choices among those
+// below max_ongoing_requests (or waits in a bounded FIFO queue, dispatched the
+// moment a slot frees); Deployment.ServeHTTP forwards, retrying on another
+// replica only where it is safe (dial errors, Gantry-Rejected answers, and
+// idempotent requests whose replica died before answering); Release returns
+// the slot. A replica that keeps failing trips its circuit breaker and is
+// skipped until a probe request succeeds.
+//
+// Outcomes map to status codes: 503 no capacity (queue full), 502 replica
+// failed, 504 request_timeout_s exceeded before the response started, 499
+// client gone (not counted against the replica).
+package router

@@ -1,0 +1,272 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MaxBufferedBody is the largest request body read before the first attempt
+// so that it can be sent again on a retry. Larger or unsized bodies stream
+// and are retried only after a dial error, when no byte of them was sent.
+const MaxBufferedBody = 1 << 20
+
+// StatusClientClosed is the status recorded (never sent) when the client
+// went away before its response was complete.
+const StatusClientClosed = 499
+
+var errRequestTimeout = errors.New("request_timeout_s exceeded")
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// Forward sends r to a replica of d, with prefix (the matched route prefix)
+// stripped from the path, and copies the answer to w as it arrives.
+func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix string) {
+	start := time.Now()
+	s := d.settings.Load()
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	var timer *time.Timer
+	if s.RequestTimeout > 0 {
+		timer = time.AfterFunc(s.RequestTimeout, func() { cancel(errRequestTimeout) })
+	}
+	code, aborted := d.forward(ctx, w, r, prefix, s, timer)
+	if timer != nil {
+		timer.Stop()
+	}
+	d.metrics.observe(code, time.Since(start))
+	if aborted {
+		// The replica failed mid-response: end the client's connection
+		// abruptly so the truncated body is not mistaken for a whole one.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// forward runs the attempts and returns the status recorded for the request
+// and whether the response was cut short after it started.
+func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, prefix string, s *Settings, timer *time.Timer) (int, bool) {
+	body, err := readBody(r)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return writeError(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+strconv.FormatInt(tooBig.Limit, 10)+" bytes"), false
+		}
+		if r.Context().Err() != nil {
+			return StatusClientClosed, false
+		}
+		return writeError(w, http.StatusBadRequest, "reading request body: "+err.Error()), false
+	}
+	out := outbound(ctx, r, prefix)
+	idempotent := s.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
+
+	var skip tried
+	for attempt := 1; ; attempt++ {
+		var rep *Replica
+		if attempt == 1 {
+			rep, err = d.acquire(ctx, nil)
+		} else {
+			rep, err = d.acquire(ctx, &skip)
+		}
+		if err != nil {
+			return d.failure(w, r, ctx, err), false
+		}
+		skip.add(rep)
+		out.URL.Host = rep.addr
+		body.attach(out)
+		resp, err := rep.transport.RoundTrip(out)
+		if err != nil {
+			d.Release(rep)
+			if ctx.Err() != nil {
+				return d.failure(w, r, ctx, ctx.Err()), false
+			}
+			rep.breaker.record(false)
+			if reason := retryReason(err, idempotent, body); reason != "" && attempt < s.MaxAttempts {
+				d.metrics.retried(reason)
+				continue
+			}
+			return writeError(w, http.StatusBadGateway, "replica "+rep.id+" failed: "+err.Error()), false
+		}
+		if timer != nil && !timer.Stop() {
+			resp.Body.Close()
+			d.Release(rep)
+			return d.failure(w, r, ctx, context.Cause(ctx)), false
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Gantry-Rejected") != "" &&
+			body.replayable() && attempt < s.MaxAttempts {
+			drainAndClose(resp.Body)
+			d.Release(rep)
+			d.metrics.retried("rejected")
+			continue
+		}
+		rep.breaker.record(true)
+		code, aborted := copyResponse(w, resp)
+		d.Release(rep)
+		if code == StatusClientClosed || r.Context().Err() != nil {
+			return StatusClientClosed, false
+		}
+		return code, aborted
+	}
+}
+
+// failure maps an error from acquiring a replica or from a cancelled
+// attempt to its status, and answers the client if it is still there.
+func (d *Deployment) failure(w http.ResponseWriter, r *http.Request, ctx context.Context, err error) int {
+	switch {
+	case errors.Is(err, ErrQueueFull):
+		w.Header().Set("Retry-After", "1")
+		return writeError(w, http.StatusServiceUnavailable, "deployment "+d.app+"/"+d.name+
+			" is at capacity: every replica has max_ongoing_requests in flight and max_queued_requests are waiting; retry later")
+	case errors.Is(context.Cause(ctx), errRequestTimeout):
+		return writeError(w, http.StatusGatewayTimeout, "request timed out after request_timeout_s="+
+			strconv.FormatFloat(d.settings.Load().RequestTimeout.Seconds(), 'g', -1, 64)+"s")
+	case r.Context().Err() != nil:
+		return StatusClientClosed
+	default:
+		return writeError(w, http.StatusBadGateway, err.Error())
+	}
+}
+
+// retryReason says why a failed attempt may go to another replica, or ""
+// when retrying could run a non-idempotent request twice.
+func retryReason(err error, idempotent bool, body *requestBody) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return "dial"
+	}
+	if idempotent && body.replayable() {
+		return "replica_failed"
+	}
+	return ""
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) int {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	io.WriteString(w, msg+"\n")
+	return code
+}
+
+// hopByHop are the headers that belong to one connection, not the request.
+var hopByHop = map[string]bool{
+	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+}
+
+// outbound builds the request to the replica: the path without the route
+// prefix, the client's headers minus hop-by-hop ones, and forwarding headers.
+func outbound(ctx context.Context, r *http.Request, prefix string) *http.Request {
+	h := make(http.Header, len(r.Header)+4)
+	for k, v := range r.Header {
+		if !hopByHop[k] {
+			h[k] = v
+		}
+	}
+	for _, c := range r.Header["Connection"] {
+		for _, name := range strings.Split(c, ",") {
+			delete(h, http.CanonicalHeaderKey(strings.TrimSpace(name)))
+		}
+	}
+	if te := r.Header.Get("Te"); strings.Contains(te, "trailers") {
+		h["Te"] = []string{"trailers"}
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{""} // keep Go's default agent out
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		h["X-Forwarded-For"] = []string{ip}
+	}
+	h["X-Forwarded-Host"] = []string{r.Host}
+	h["X-Forwarded-Proto"] = []string{"http"}
+	u := &url.URL{Scheme: "http", Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	if prefix != "/" && prefix != "" {
+		h["X-Forwarded-Prefix"] = []string{prefix}
+		u.Path = stripPrefix(u.Path, prefix)
+		if u.RawPath != "" {
+			u.RawPath = stripPrefix(u.RawPath, prefix)
+		}
+	}
+	out := &http.Request{
+		Method:     r.Method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Host:       r.Host,
+	}
+	return out.WithContext(ctx)
+}
+
+func stripPrefix(path, prefix string) string {
+	rest := strings.TrimPrefix(path, prefix)
+	if rest == "" || rest[0] != '/' {
+		rest = "/" + rest
+	}
+	return rest
+}
+
+// copyResponse writes resp to w, flushing after every read when the
+// response has no declared length (chunked, server-sent events), so each
+// chunk reaches the client as the replica writes it. It returns the status
+// and whether the body was cut short by the replica.
+func copyResponse(w http.ResponseWriter, resp *http.Response) (int, bool) {
+	defer resp.Body.Close()
+	h := w.Header()
+	for k, v := range resp.Header {
+		if !hopByHop[k] {
+			h[k] = v
+		}
+	}
+	for k := range resp.Trailer {
+		h.Add("Trailer", k)
+	}
+	w.WriteHeader(resp.StatusCode)
+	var flusher http.Flusher
+	if resp.ContentLength < 0 {
+		flusher, _ = w.(http.Flusher)
+		if flusher != nil {
+			flusher.Flush() // headers now: the first chunk may be slow to come
+		}
+	}
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return StatusClientClosed, false
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return resp.StatusCode, true
+		}
+	}
+	for k, v := range resp.Trailer {
+		h[k] = v
+	}
+	return resp.StatusCode, false
+}
+
+func drainAndClose(rc io.ReadCloser) {
+	io.CopyN(io.Discard, rc, 64<<10)
+	rc.Close()
+}

@@ -1,0 +1,85 @@
+package router
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the router's request counters. Label sets are resolved once
+// per (deployment, code) and kept, so the request path does no map lookups.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	retries  *prometheus.CounterVec
+}
+
+// NewMetrics registers the router's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_requests_total",
+			Help: "Requests answered, by application, deployment and HTTP status code.",
+		}, []string{"application", "deployment", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gantry_request_duration_seconds",
+			Help:    "Time from routing a request to the end of its response, by application, deployment and code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"application", "deployment", "code"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_request_retries_total",
+			Help: "Attempts retried on another replica, by application, deployment and reason.",
+		}, []string{"application", "deployment", "reason"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.retries)
+	return m
+}
+
+type deploymentMetrics struct {
+	m        *Metrics
+	app, dep string
+	codes    [600]atomic.Pointer[codeMetrics]
+}
+
+type codeMetrics struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *Metrics) forDeployment(app, dep string) *deploymentMetrics {
+	if m == nil {
+		return nil
+	}
+	return &deploymentMetrics{m: m, app: app, dep: dep}
+}
+
+// observe counts one answered request.
+func (dm *deploymentMetrics) observe(code int, took time.Duration) {
+	if dm == nil {
+		return
+	}
+	if code < 0 || code >= len(dm.codes) {
+		code = 0
+	}
+	c := dm.codes[code].Load()
+	if c == nil {
+		label := strconv.Itoa(code)
+		c = &codeMetrics{
+			requests: dm.m.requests.WithLabelValues(dm.app, dm.dep, label),
+			duration: dm.m.duration.WithLabelValues(dm.app, dm.dep, label),
+		}
+		dm.codes[code].Store(c)
+	}
+	c.requests.Inc()
+	c.duration.Observe(took.Seconds())
+}
+
+// retried counts one retry.
+func (dm *deploymentMetrics) retried(reason string) {
+	if dm == nil {
+		return
+	}
+	dm.m.retries.WithLabelValues(dm.app, dm.dep, reason).Inc()
+}

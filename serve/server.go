@@ -1,0 +1,175 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/router"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Config is applied at start; nil starts with no applications.
+	Config *deploy.Config
+	// Backend runs replicas.
+	Backend deploy.Backend
+	// Self is the running gantry executable.
+	Self string
+	// HTTPAddr and DashboardAddr override the config's listeners when set.
+	HTTPAddr, DashboardAddr string
+	// DrainTimeout bounds waiting for in-flight requests at shutdown;
+	// default 30 s.
+	DrainTimeout time.Duration
+	Logger       *slog.Logger
+}
+
+// Server is one gateway.
+type Server struct {
+	opts       Options
+	log        *slog.Logger
+	router     *router.Router
+	controller *deploy.Controller
+	registry   *prometheus.Registry
+	draining   atomic.Bool
+
+	ingressLn, adminLn net.Listener
+	ingress, admin     *http.Server
+}
+
+// New builds a server and binds its listeners, so a busy port is reported
+// before anything starts.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	cfg := o.Config
+	if cfg == nil {
+		cfg = &deploy.Config{}
+	}
+	if o.HTTPAddr == "" {
+		o.HTTPAddr = cfg.HTTPAddr()
+	}
+	if o.DashboardAddr == "" {
+		o.DashboardAddr = cfg.DashboardAddr()
+	}
+	s := &Server{opts: o, log: o.Logger, router: router.New(), registry: prometheus.NewRegistry()}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := router.NewMetrics(s.registry)
+	s.controller = deploy.NewController(deploy.Options{
+		Backend: o.Backend, Router: s.router, Metrics: metrics, Logger: o.Logger, Self: o.Self,
+	})
+	s.registry.MustRegister(deploy.NewCollector(s.controller))
+
+	var err error
+	if s.ingressLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http_options: listen on %s: %w", o.HTTPAddr, err)
+	}
+	if s.adminLn, err = net.Listen("tcp", o.DashboardAddr); err != nil {
+		s.ingressLn.Close()
+		return nil, fmt.Errorf("dashboard: listen on %s: %w", o.DashboardAddr, err)
+	}
+	s.ingress = &http.Server{
+		Handler:           newIngress(s.router, cfg.MaxRequestBodyBytes(), &s.draining),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // a whole request, body included
+		IdleTimeout:       cfg.KeepAliveTimeout(),
+		MaxHeaderBytes:    cfg.MaxHeaderBytes(),
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+	}
+	s.admin = &http.Server{
+		Handler:           s.adminRoutes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+	}
+	return s, nil
+}
+
+// HTTPAddr is the address the ingress listens on.
+func (s *Server) HTTPAddr() string { return s.ingressLn.Addr().String() }
+
+// DashboardAddr is the address the admin listener listens on.
+func (s *Server) DashboardAddr() string { return s.adminLn.Addr().String() }
+
+// Controller is the server's controller.
+func (s *Server) Controller() *deploy.Controller { return s.controller }
+
+func (s *Server) adminRoutes() http.Handler {
+	r := chi.NewRouter()
+	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	r.Get("/-/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("success")) })
+	r.HandleFunc("/debug/pprof/*", pprof.Index)
+	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return r
+}
+
+// Run serves until ctx ends, then shuts down in order: stop accepting,
+// finish in-flight requests, stop replicas. It returns nil after a clean
+// shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	ctrlCtx, stopController := context.WithCancel(context.Background())
+	defer stopController()
+	ctrlDone := make(chan error, 1)
+	go func() { ctrlDone <- s.controller.Run(ctrlCtx) }()
+
+	if s.opts.Config != nil {
+		if err := s.controller.Apply(ctx, s.opts.Config); err != nil {
+			stopController()
+			<-ctrlDone
+			return err
+		}
+	}
+	s.log.Info("gateway serving", "http", s.HTTPAddr(), "dashboard", s.DashboardAddr())
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveUntilClosed(s.ingress, s.ingressLn) })
+	g.Go(func() error { return serveUntilClosed(s.admin, s.adminLn) })
+	g.Go(func() error {
+		<-gctx.Done()
+		s.draining.Store(true)
+		s.log.Info("shutting down: finishing in-flight requests")
+		shutCtx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
+		defer cancel()
+		err := s.ingress.Shutdown(shutCtx)
+		s.admin.Shutdown(shutCtx)
+		return err
+	})
+	err := g.Wait()
+	s.log.Info("stopping replicas")
+	stopController()
+	<-ctrlDone
+	s.log.Info("gateway stopped")
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// serveUntilClosed serves on ln and treats a Shutdown as success.
+func serveUntilClosed(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

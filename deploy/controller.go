@@ -35,7 +35,7 @@ type Controller struct {
 	wg     sync.WaitGroup // supervisors and stoppers
 
 	// Owned by Run.
-	apps      map[string]*application
+	apps map[string]*application
 
 	mu     sync.Mutex
 	status []DeploymentStatus

@@ -31,16 +31,16 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix string) {
 	start := time.Now()
 	s := d.settings.Load()
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
+	ctx := r.Context()
 	var timer *time.Timer
 	if s.RequestTimeout > 0 {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
 		timer = time.AfterFunc(s.RequestTimeout, func() { cancel(errRequestTimeout) })
+		defer timer.Stop()
 	}
 	code, aborted := d.forward(ctx, w, r, prefix, s, timer)
-	if timer != nil {
-		timer.Stop()
-	}
 	d.metrics.observe(code, time.Since(start))
 	if aborted {
 		// The replica failed mid-response: end the client's connection
@@ -63,7 +63,7 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		return writeError(w, http.StatusBadRequest, "reading request body: "+err.Error()), false
 	}
-	out := outbound(ctx, r, prefix)
+	out := outbound(r, prefix)
 	idempotent := s.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
 
 	var skip tried
@@ -80,7 +80,7 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 		skip.add(rep)
 		out.URL.Host = rep.addr
 		body.attach(out)
-		resp, err := rep.transport.RoundTrip(out)
+		resp, err := rep.roundTrip(ctx, out, body)
 		if err != nil {
 			d.Release(rep)
 			if ctx.Err() != nil {
@@ -163,7 +163,7 @@ var hopByHop = map[string]bool{
 
 // outbound builds the request to the replica: the path without the route
 // prefix, the client's headers minus hop-by-hop ones, and forwarding headers.
-func outbound(ctx context.Context, r *http.Request, prefix string) *http.Request {
+func outbound(r *http.Request, prefix string) *http.Request {
 	h := make(http.Header, len(r.Header)+4)
 	for k, v := range r.Header {
 		if !hopByHop[k] {
@@ -178,8 +178,9 @@ func outbound(ctx context.Context, r *http.Request, prefix string) *http.Request
 	if te := r.Header.Get("Te"); strings.Contains(te, "trailers") {
 		h["Te"] = []string{"trailers"}
 	}
+	delete(h, "Expect") // the body is read before the first attempt
 	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // keep Go's default agent out
+		h["User-Agent"] = noValue // keep Go's default agent out
 	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
@@ -188,7 +189,7 @@ func outbound(ctx context.Context, r *http.Request, prefix string) *http.Request
 		h["X-Forwarded-For"] = []string{ip}
 	}
 	h["X-Forwarded-Host"] = []string{r.Host}
-	h["X-Forwarded-Proto"] = []string{"http"}
+	h["X-Forwarded-Proto"] = protoHTTP
 	u := &url.URL{Scheme: "http", Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	if prefix != "/" && prefix != "" {
 		h["X-Forwarded-Prefix"] = []string{prefix}
@@ -197,7 +198,7 @@ func outbound(ctx context.Context, r *http.Request, prefix string) *http.Request
 			u.RawPath = stripPrefix(u.RawPath, prefix)
 		}
 	}
-	out := &http.Request{
+	return &http.Request{
 		Method:     r.Method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
@@ -206,8 +207,13 @@ func outbound(ctx context.Context, r *http.Request, prefix string) *http.Request
 		Header:     h,
 		Host:       r.Host,
 	}
-	return out.WithContext(ctx)
 }
+
+// Header values shared by every outbound request; never modified.
+var (
+	protoHTTP = []string{"http"}
+	noValue   = []string{""}
+)
 
 func stripPrefix(path, prefix string) string {
 	rest := strings.TrimPrefix(path, prefix)

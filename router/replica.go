@@ -18,7 +18,8 @@ type Replica struct {
 	draining  atomic.Bool
 	drained   chan struct{} // signalled when draining and inflight reaches 0
 	breaker   *breaker
-	transport *http.Transport
+	conns     *connPool       // requests with no body or a buffered one
+	transport *http.Transport // requests whose body streams
 	served    atomic.Uint64
 }
 
@@ -43,6 +44,7 @@ func NewReplica(id, addr string, opts ReplicaOptions) *Replica {
 	}
 	dialer := &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}
 	return &Replica{
+		conns:   newConnPool(addr, dialer, 1024),
 		id:      id,
 		addr:    addr,
 		drained: make(chan struct{}, 1),
@@ -130,4 +132,17 @@ func (r *Replica) Drain(ctx context.Context) bool {
 }
 
 // Close releases the replica's idle connections.
-func (r *Replica) Close() { r.transport.CloseIdleConnections() }
+func (r *Replica) Close() {
+	r.conns.close()
+	r.transport.CloseIdleConnections()
+}
+
+// roundTrip sends one attempt. Streamed bodies go through http.Transport,
+// which reads the response while the body is still being written; the rest
+// take the pooled connections, served by the request's own goroutine.
+func (r *Replica) roundTrip(ctx context.Context, out *http.Request, body *requestBody) (*http.Response, error) {
+	if body.stream != nil {
+		return r.transport.RoundTrip(out.WithContext(ctx))
+	}
+	return r.conns.roundTrip(ctx, out)
+}

@@ -97,6 +97,9 @@ func TestForwardStripsPrefixAndSetsForwardingHeaders(t *testing.T) {
 
 func TestQueueFullAnswers503WithRetryAfterAndServesTheQueued(t *testing.T) {
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // a failed assertion must not leave the handler blocked
 	var started atomic.Int32
 	rep, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) {
 		started.Add(1)
@@ -139,10 +142,13 @@ func TestQueueFullAnswers503WithRetryAfterAndServesTheQueued(t *testing.T) {
 			t.Errorf("503 without Retry-After: %+v", r)
 		}
 	}
+	// The rejections prove the queue was full; the running request may still
+	// be on its way to the replica.
+	waitFor(t, func() bool { return started.Load() == 1 })
 	if d.Queued() != 2 || started.Load() != 1 {
 		t.Fatalf("queued %d, started %d; want 2 queued and 1 running", d.Queued(), started.Load())
 	}
-	close(release)
+	letGo()
 	for range 3 {
 		if r := <-results; r.code != 200 {
 			t.Errorf("queued request got %+v, want 200", r)
@@ -341,6 +347,9 @@ func TestBreakerSkipsAFailingReplica(t *testing.T) {
 
 func TestDrainWaitsForInflightRequests(t *testing.T) {
 	release := make(chan struct{})
+	var once sync.Once
+	letGo := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(letGo)
 	rep, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) { <-release; io.WriteString(w, "done") })
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{rep})
@@ -364,7 +373,7 @@ func TestDrainWaitsForInflightRequests(t *testing.T) {
 		t.Fatal("Drain returned with a request in flight")
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(release)
+	letGo()
 	if !<-drained || <-codes != 200 {
 		t.Fatal("in-flight request did not finish cleanly")
 	}

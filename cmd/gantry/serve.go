@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,14 +36,23 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: gantry serve [CONFIG] [flags]")
 		fs.PrintDefaults()
 	}
+	// A flag the set does not define is a usage error (exit 2), like any
+	// other bad invocation; fs has already printed it with the usage.
+	parse := func(args []string) error {
+		err := fs.Parse(args)
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			err = usageError{err.Error()}
+		}
+		return err
+	}
 	// Flags may come before or after the config path.
-	if err := fs.Parse(args); err != nil {
+	if err := parse(args); err != nil {
 		return err
 	}
 	var configPath string
 	if rest := fs.Args(); len(rest) > 0 {
 		configPath = rest[0]
-		if err := fs.Parse(rest[1:]); err != nil {
+		if err := parse(rest[1:]); err != nil {
 			return err
 		}
 		if len(fs.Args()) > 0 {
@@ -62,7 +72,11 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	var cfg *deploy.Config
 	if configPath != "" {
 		if cfg, err = deploy.LoadFile(configPath); err != nil {
-			return fmt.Errorf("invalid config %s:\n%w", configPath, err)
+			var invalid *deploy.ConfigError
+			if errors.As(err, &invalid) {
+				return fmt.Errorf("invalid config %s:\n%w", configPath, err)
+			}
+			return fmt.Errorf("reading config: %w", err)
 		}
 	}
 	self, err := os.Executable()

@@ -1,0 +1,348 @@
+package main
+
+// End-to-end tests of the gantry command: each test runs the real binary as
+// a child process on free ports, talks to it over HTTP and signals it.
+// Shared helpers live here; the serving scenarios are in serve_test.go.
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gantry.dev/gantry/internal/testenv"
+)
+
+// binDir holds the gantry and testreplica binaries, built once.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := testenv.Build("gantry.dev/gantry/cmd/gantry", "gantry.dev/gantry/internal/testreplica")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func gantryPath() string      { return filepath.Join(binDir, "gantry") }
+func testreplicaPath() string { return filepath.Join(binDir, "testreplica") }
+
+// syncBuffer is a bytes.Buffer safe for concurrent use: the child's output
+// is copied in by os/exec while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is one gantry child process.
+type proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr *syncBuffer
+	done           chan struct{} // closed once Wait has returned
+}
+
+// startGantry runs the gantry binary with args. The process is killed (if
+// still running) when the test ends, and its output is logged if the test
+// failed.
+func startGantry(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{
+		cmd:    exec.Command(gantryPath(), args...),
+		stdout: &syncBuffer{},
+		stderr: &syncBuffer{},
+		done:   make(chan struct{}),
+	}
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	// Replicas write to pipes of their own, not to gantry's output; should
+	// one ever inherit it, Wait must not hang on it forever.
+	p.cmd.WaitDelay = 5 * time.Second
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting gantry: %v", err)
+	}
+	go func() {
+		p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("gantry %s\n--- stdout:\n%s\n--- stderr:\n%s", strings.Join(args, " "), p.stdout, p.stderr)
+		}
+	})
+	return p
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits up to within for the process to end and returns its exit code
+// (-1 when a signal ended it).
+func (p *proc) wait(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("gantry still running %v later", within)
+		return 0
+	}
+}
+
+// signal sends sig to the process.
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("sending %v to gantry: %v", sig, err)
+	}
+}
+
+// gateway is a `gantry serve` child process and where it listens.
+type gateway struct {
+	*proc
+	url, dashboardURL string // http://127.0.0.1:port
+	stateDir          string
+}
+
+// startGateway runs `gantry serve config` on free ports with a fresh state
+// directory.
+func startGateway(t *testing.T, config string) *gateway {
+	t.Helper()
+	ports := freePorts(t, 2)
+	stateDir := t.TempDir()
+	p := startGantry(t, "serve", config,
+		"--http-port", strconv.Itoa(ports[0]),
+		"--dashboard-port", strconv.Itoa(ports[1]),
+		"--state-dir", stateDir)
+	return &gateway{
+		proc:         p,
+		url:          "http://127.0.0.1:" + strconv.Itoa(ports[0]),
+		dashboardURL: "http://127.0.0.1:" + strconv.Itoa(ports[1]),
+		stateDir:     stateDir,
+	}
+}
+
+// until polls cond until it holds, failing the test if within passes first
+// or if gantry exits meanwhile (it would never hold then).
+func (g *gateway) until(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	died := false
+	ok := testenv.Eventually(within, func() bool {
+		if g.exited() {
+			died = true
+			return true
+		}
+		return cond()
+	})
+	switch {
+	case died:
+		t.Fatalf("gantry exited (code %d) while waiting for %s", g.cmd.ProcessState.ExitCode(), what)
+	case !ok:
+		t.Fatalf("timed out after %v waiting for %s", within, what)
+	}
+}
+
+// freePorts returns n distinct TCP ports that were free on 127.0.0.1 a
+// moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close() // held until all are chosen, so none repeats
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// writeConfig writes a config file into a new temporary directory.
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "serve.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// get fetches url with a client that does not keep connections, and
+// returns the status and body; err is a transport error.
+func get(url string) (int, []byte, error) {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// sample is one line of Prometheus text exposition.
+type sample struct {
+	labels map[string]string
+	value  float64
+}
+
+var (
+	sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)`)
+	labelRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
+)
+
+// samples returns the samples of metric name whose labels include want.
+func samples(text, name string, want map[string]string) []sample {
+	var out []sample
+	for line := range strings.SplitSeq(text, "\n") {
+		m := sampleRE.FindStringSubmatch(line)
+		if m == nil || m[1] != name {
+			continue
+		}
+		s := sample{labels: map[string]string{}}
+		for _, l := range labelRE.FindAllStringSubmatch(m[2], -1) {
+			s.labels[l[1]] = l[2]
+		}
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			continue
+		}
+		s.value = v
+		match := true
+		for k, v := range want {
+			match = match && s.labels[k] == v
+		}
+		if match {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// metrics returns the dashboard's /metrics text, or "" if it cannot.
+func (g *gateway) metrics() string {
+	code, body, err := get(g.dashboardURL + "/metrics")
+	if err != nil || code != 200 {
+		return ""
+	}
+	return string(body)
+}
+
+// metricIs reports whether metric name with labels including want has
+// exactly one sample, and whether ok(value) holds for it.
+func metricIs(text, name string, want map[string]string, ok func(float64) bool) bool {
+	s := samples(text, name, want)
+	return len(s) == 1 && ok(s[0].value)
+}
+
+// TestInvalidConfigReportsEveryProblem checks that a config with several
+// problems is rejected with all of them named, before anything starts.
+func TestInvalidConfigReportsEveryProblem(t *testing.T) {
+	config := writeConfig(t, `
+applications:
+- name: app
+  route_prefix: api
+  import_path: foo:bar
+  deployments:
+  - name: d
+    max_ongoing_requests: -4
+    replicas_count: 3
+    replica: {command: [does-not-matter]}
+`)
+	g := startGateway(t, config)
+	if code := g.wait(t, 10*time.Second); code == 0 || code == -1 {
+		t.Fatalf("exit code %d, want a non-zero exit", code)
+	}
+	stderr := g.stderr.String()
+	for _, path := range []string{
+		"applications[0].route_prefix",
+		"applications[0].import_path",
+		"applications[0].deployments[0].max_ongoing_requests",
+		"applications[0].deployments[0].replicas_count",
+	} {
+		// One problem per line, each "path: message".
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(path) + `: \S`).MatchString(stderr) {
+			t.Errorf("stderr does not report %s on a line of its own:\n%s", path, stderr)
+		}
+	}
+	if !strings.Contains(stderr, config) {
+		t.Errorf("stderr does not name the config file %s:\n%s", config, stderr)
+	}
+	if strings.Contains(stderr, "gateway serving") {
+		t.Errorf("gantry started serving an invalid config:\n%s", stderr)
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope", "serve.yaml")
+	g := startGateway(t, missing)
+	if code := g.wait(t, 10*time.Second); code == 0 || code == -1 {
+		t.Fatalf("exit code %d, want a non-zero exit", code)
+	}
+	stderr := g.stderr.String()
+	if !strings.Contains(stderr, missing) || !strings.Contains(stderr, "no such file or directory") {
+		t.Errorf("stderr does not say that %s does not exist:\n%s", missing, stderr)
+	}
+}
+
+func TestServeUnknownFlagIsAUsageError(t *testing.T) {
+	config := writeConfig(t, "applications: []\n")
+	for name, args := range map[string][]string{
+		"before config": {"serve", "--no-such-flag", config},
+		"after config":  {"serve", config, "--no-such-flag"},
+		"bad value":     {"serve", config, "--http-port", "eighty"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := startGantry(t, args...)
+			if code := p.wait(t, 10*time.Second); code != 2 {
+				t.Fatalf("gantry %s: exit code %d, want 2", strings.Join(args, " "), code)
+			}
+			stderr := p.stderr.String()
+			if !strings.Contains(stderr, "usage: gantry serve") {
+				t.Errorf("no usage on stderr:\n%s", stderr)
+			}
+			if strings.Contains(stderr, "gateway serving") {
+				t.Errorf("gantry started serving:\n%s", stderr)
+			}
+		})
+	}
+}

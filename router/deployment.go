@@ -37,8 +37,9 @@ type Deployment struct {
 	pool      atomic.Pointer[[]*Replica]
 	metrics   *deploymentMetrics
 
-	// intn picks random indices; injected for tests.
-	intn func(n int) int
+	// Randomness, injected for tests: replica choice and trace ids.
+	intn   func(n int) int
+	rand64 func() uint64
 
 	// The queue: only touched when every replica is full.
 	mu      sync.Mutex
@@ -47,13 +48,14 @@ type Deployment struct {
 }
 
 type waiter struct {
-	ch chan *Replica // buffered 1: the replica handed to this waiter
+	ch   chan *Replica // buffered 1: the replica handed to this waiter
+	skip *tried        // replicas a retry should avoid; nil for a first attempt
 }
 
 // NewDeployment returns the router for deployment name of application app.
 // m may be nil (no metrics).
 func NewDeployment(app, name string, s Settings, m *Metrics) *Deployment {
-	d := &Deployment{app: app, name: name, intn: rand.IntN}
+	d := &Deployment{app: app, name: name, intn: rand.IntN, rand64: rand.Uint64}
 	d.metrics = m.forDeployment(app, name)
 	empty := []*Replica{}
 	d.pool.Store(&empty)
@@ -137,15 +139,30 @@ func (d *Deployment) Acquire(ctx context.Context) (*Replica, error) {
 
 func (d *Deployment) acquire(ctx context.Context, skip *tried) (*Replica, error) {
 	limit := int64(d.settings.Load().MaxOngoingRequests)
-	if r := d.pick(limit, skip); r != nil {
+	if r := d.pickFor(limit, skip); r != nil {
 		return r, nil
 	}
-	if skip != nil { // a retry: any replica will do rather than queueing
-		if r := d.pick(limit, nil); r != nil {
-			return r, nil
+	return d.wait(ctx, skip)
+}
+
+// pickFor picks for a request that already tried the replicas in skip: an
+// untried replica when the pool has one, even if that means waiting for its
+// slot, since a replica that just failed is likely dead and still in the
+// pool until the controller notices. Only when every replica in the pool
+// has been tried does a tried one serve again (a single-replica deployment).
+func (d *Deployment) pickFor(limit int64, skip *tried) *Replica {
+	if skip == nil {
+		return d.pick(limit, nil)
+	}
+	if r := d.pick(limit, skip); r != nil {
+		return r
+	}
+	for _, r := range *d.pool.Load() {
+		if !skip.has(r) {
+			return nil // wait for the untried one
 		}
 	}
-	return d.wait(ctx)
+	return d.pick(limit, nil)
 }
 
 // pick chooses a replica by power of two choices: two at random, the less
@@ -183,9 +200,9 @@ func (d *Deployment) pick(limit int64, skip *tried) *Replica {
 }
 
 // wait queues the request until dispatch hands it a replica.
-func (d *Deployment) wait(ctx context.Context) (*Replica, error) {
+func (d *Deployment) wait(ctx context.Context, skip *tried) (*Replica, error) {
 	s := d.settings.Load()
-	w := &waiter{ch: make(chan *Replica, 1)}
+	w := &waiter{ch: make(chan *Replica, 1), skip: skip}
 	d.mu.Lock()
 	if s.MaxQueuedRequests >= 0 && d.waiters.Len() >= s.MaxQueuedRequests {
 		d.mu.Unlock()
@@ -217,7 +234,9 @@ func (d *Deployment) wait(ctx context.Context) (*Replica, error) {
 	}
 }
 
-// dispatch hands free slots to waiters in FIFO order.
+// dispatch hands free slots to waiters in FIFO order. A retrying waiter
+// that cannot use the free replica (it failed there) lets the ones behind it
+// take it.
 func (d *Deployment) dispatch() {
 	if d.waiting.Load() == 0 {
 		return
@@ -225,17 +244,22 @@ func (d *Deployment) dispatch() {
 	limit := int64(d.settings.Load().MaxOngoingRequests)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for d.waiters.Len() > 0 {
-		r := d.pick(limit, nil)
-		if r == nil {
-			return
-		}
-		el := d.waiters.Front()
+	for el := d.waiters.Front(); el != nil; {
 		w := el.Value.(*waiter)
+		r := d.pickFor(limit, w.skip)
+		if r == nil {
+			if w.skip == nil {
+				return // no free slot at all
+			}
+			el = el.Next()
+			continue
+		}
+		next := el.Next()
 		d.waiters.Remove(el)
 		el.Value = nil
 		d.waiting.Add(-1)
 		w.ch <- r
+		el = next
 	}
 }
 

@@ -27,8 +27,10 @@ var errRequestTimeout = errors.New("request_timeout_s exceeded")
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // Forward sends r to a replica of d, with prefix (the matched route prefix)
-// stripped from the path, and copies the answer to w as it arrives.
-func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix string) {
+// stripped from the path, and copies the answer to w as it arrives. The
+// replica sees requestID as X-Request-ID, and a new W3C traceparent when the
+// client sent none.
+func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix, requestID string) {
 	start := time.Now()
 	s := d.settings.Load()
 	ctx := r.Context()
@@ -40,7 +42,7 @@ func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix stri
 		timer = time.AfterFunc(s.RequestTimeout, func() { cancel(errRequestTimeout) })
 		defer timer.Stop()
 	}
-	code, aborted := d.forward(ctx, w, r, prefix, s, timer)
+	code, aborted := d.forward(ctx, w, r, attempt{prefix: prefix, requestID: requestID, settings: s, timer: timer})
 	d.metrics.observe(code, time.Since(start))
 	if aborted {
 		// The replica failed mid-response: end the client's connection
@@ -49,9 +51,17 @@ func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix stri
 	}
 }
 
+// attempt is what every attempt of one request shares.
+type attempt struct {
+	prefix, requestID string
+	settings          *Settings
+	timer             *time.Timer // request_timeout_s, disarmed once the response starts
+}
+
 // forward runs the attempts and returns the status recorded for the request
 // and whether the response was cut short after it started.
-func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, prefix string, s *Settings, timer *time.Timer) (int, bool) {
+func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, a attempt) (int, bool) {
+	s, timer := a.settings, a.timer
 	body, err := readBody(r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -63,7 +73,15 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		return writeError(w, http.StatusBadRequest, "reading request body: "+err.Error()), false
 	}
-	out := outbound(r, prefix)
+	out := outbound(r, a.prefix)
+	out.Header["X-Request-Id"] = []string{a.requestID}
+	if _, ok := r.Header["Traceparent"]; !ok {
+		out.Header["Traceparent"] = []string{d.traceparent()}
+	}
+	if body.stream == nil {
+		// Written before the attempt returns, so the map can serve again.
+		defer putHeader(out.Header)
+	}
 	idempotent := s.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
 
 	var skip tried
@@ -164,7 +182,7 @@ var hopByHop = map[string]bool{
 // outbound builds the request to the replica: the path without the route
 // prefix, the client's headers minus hop-by-hop ones, and forwarding headers.
 func outbound(r *http.Request, prefix string) *http.Request {
-	h := make(http.Header, len(r.Header)+4)
+	h := getHeader()
 	for k, v := range r.Header {
 		if !hopByHop[k] {
 			h[k] = v
@@ -207,6 +225,15 @@ func outbound(r *http.Request, prefix string) *http.Request {
 		Header:     h,
 		Host:       r.Host,
 	}
+}
+
+var headerMaps = sync.Pool{New: func() any { return make(http.Header, 16) }}
+
+func getHeader() http.Header { return headerMaps.Get().(http.Header) }
+
+func putHeader(h http.Header) {
+	clear(h)
+	headerMaps.Put(h)
 }
 
 // Header values shared by every outbound request; never modified.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,7 @@ func gateway(t *testing.T, d *Deployment, prefix string) string {
 			http.NotFound(w, r)
 			return
 		}
-		route.Deployment.Forward(w, r, route.Prefix)
+		route.Deployment.Forward(w, r, route.Prefix, r.Header.Get("X-Request-Id"))
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -92,6 +93,21 @@ func TestForwardStripsPrefixAndSetsForwardingHeaders(t *testing.T) {
 	}
 	if got.Header.Get("X-Request-Id") != "abc" || got.Header.Get("X-Forwarded-For") == "" {
 		t.Errorf("forwarding headers missing: %v", got.Header)
+	}
+	if tp := got.Header.Get("Traceparent"); !traceparentRE.MatchString(tp) {
+		t.Errorf("generated traceparent %q is not W3C version 00", tp)
+	}
+
+	const clientTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	req, _ = http.NewRequest("GET", url+"/app", nil)
+	req.Header.Set("Traceparent", clientTrace)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got.Header.Get("Traceparent") != clientTrace || got.URL.Path != "/" {
+		t.Errorf("client traceparent not passed through (%q) or bare prefix not mapped to / (%q)", got.Header.Get("Traceparent"), got.URL.Path)
 	}
 }
 
@@ -432,6 +448,8 @@ func TestConcurrentAcquireNeverExceedsTheLimit(t *testing.T) {
 	}
 }
 
+var traceparentRE = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
+
 // closedAddr returns an address nothing listens on.
 func closedAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -451,5 +469,33 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestRetryWaitsForAnUntriedReplicaInsteadOfTheOneThatFailed(t *testing.T) {
+	good, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "good") })
+	dead := NewReplica("dead", closedAddr(t), ReplicaOptions{BreakerFailures: 100})
+	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 1, MaxQueuedRequests: -1, MaxAttempts: 3}, nil)
+	d.SetReplicas([]*Replica{good})
+	held, err := d.Acquire(context.Background()) // the good replica is full
+	if err != nil || held != good {
+		t.Fatal(err)
+	}
+	d.SetReplicas([]*Replica{dead, good}) // the dead one is still in the pool
+	url := gateway(t, d, "/")
+	codes := make(chan int)
+	go func() {
+		resp, err := http.Get(url + "/x")
+		if err != nil {
+			codes <- -1
+			return
+		}
+		resp.Body.Close()
+		codes <- resp.StatusCode
+	}()
+	waitFor(t, func() bool { return d.Queued() == 1 }) // the retry waits for the good one
+	d.Release(held)
+	if code := <-codes; code != 200 || dead.Served() != 1 {
+		t.Fatalf("status %d after %d attempts on the dead replica; want 200 after 1", code, dead.Served())
 	}
 }

@@ -30,9 +30,8 @@ func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("X-Request-Id")
 	if id == "" || len(id) > 128 {
 		id = in.hex(2)
-		r.Header.Set("X-Request-Id", id)
 	}
-	w.Header().Set("X-Request-Id", id)
+	w.Header()["X-Request-Id"] = []string{id}
 	path := r.URL.Path
 	if strings.HasPrefix(path, "/-/") {
 		in.gateway(w, r)
@@ -47,9 +46,6 @@ func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		notFound(w, "Path '"+path+"' not found. Ping http://"+r.Host+"/-/routes for available routes.")
 		return
 	}
-	if r.Header.Get("Traceparent") == "" {
-		r.Header.Set("Traceparent", "00-"+in.hex(2)+"-"+in.hex(1)+"-01")
-	}
 	if r.ContentLength > in.maxBody {
 		w.Header().Set("Connection", "close")
 		http.Error(w, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is larger than http_options.max_request_body_bytes ("+strconv.FormatInt(in.maxBody, 10)+")", http.StatusRequestEntityTooLarge)
@@ -58,7 +54,7 @@ func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, in.maxBody)
 	}
-	route.Deployment.Forward(w, r, route.Prefix)
+	route.Deployment.Forward(w, r, route.Prefix, id)
 }
 
 // gateway answers the gateway's own paths under /-/.

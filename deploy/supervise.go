@@ -69,7 +69,7 @@ func (c *Controller) supervise(ctx context.Context, d *deployment, r *replicaRun
 	readyCtx, cancelReady := context.WithCancel(ctx)
 	report := time.AfterFunc(startupReport, func() {
 		c.log.Warn("replica is not healthy yet", "replica", r.id, "waited", startupReport,
-			"health_path", spec.Command, "last_log_lines", tail(inst))
+			"command", spec.Command, "last_log_lines", strings.Join(tail(inst), "\n"))
 	})
 	err = checker.WaitReady(readyCtx, inst.Address(), inst.Done())
 	report.Stop()

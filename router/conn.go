@@ -109,26 +109,26 @@ func (c *upConn) alive() bool {
 	return alive
 }
 
-// roundTrip sends out on a pooled connection and reads the response head.
+// roundTrip sends req (as writeHead rewrites it, with body) on a pooled
+// connection and reads the response head.
 // The response body, when read to its end, returns the connection to the
 // pool; closing it early discards the connection. A cancelled ctx unblocks
 // the connection's reads and writes.
-func (p *connPool) roundTrip(ctx context.Context, out *http.Request) (*http.Response, error) {
+func (p *connPool) roundTrip(ctx context.Context, req *http.Request, a *attempt, body []byte) (*http.Response, error) {
 	c, err := p.get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
-	err = out.Write(c.bw)
-	if err == nil {
-		err = c.bw.Flush()
-	}
+	writeHead(c.bw, req, a, len(body))
+	c.bw.Write(body)
+	err = c.bw.Flush()
 	if err != nil {
 		stop()
 		c.nc.Close()
 		return nil, fmt.Errorf("sending request: %w", err)
 	}
-	resp, err := readResponse(c.br, out)
+	resp, err := readResponse(c.br, req)
 	if err != nil {
 		stop()
 		c.nc.Close()

@@ -54,6 +54,7 @@ func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix, req
 // attempt is what every attempt of one request shares.
 type attempt struct {
 	prefix, requestID string
+	traceparent       string // the client's, or a new one
 	settings          *Settings
 	timer             *time.Timer // request_timeout_s, disarmed once the response starts
 }
@@ -73,14 +74,14 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		return writeError(w, http.StatusBadRequest, "reading request body: "+err.Error()), false
 	}
-	out := outbound(r, a.prefix)
-	out.Header["X-Request-Id"] = []string{a.requestID}
-	if _, ok := r.Header["Traceparent"]; !ok {
-		out.Header["Traceparent"] = []string{d.traceparent()}
+	if a.traceparent = r.Header.Get("Traceparent"); a.traceparent == "" {
+		a.traceparent = d.traceparent()
 	}
-	if body.stream == nil {
-		// Written before the attempt returns, so the map can serve again.
-		defer putHeader(out.Header)
+	var out *http.Request // only for streamed bodies, which go through http.Transport
+	if body.stream != nil {
+		out = outbound(r, a.prefix)
+		out.Header["X-Request-Id"] = []string{a.requestID}
+		out.Header["Traceparent"] = []string{a.traceparent}
 	}
 	idempotent := s.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
 
@@ -96,9 +97,7 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 			return d.failure(w, r, ctx, err), false
 		}
 		skip.add(rep)
-		out.URL.Host = rep.addr
-		body.attach(out)
-		resp, err := rep.roundTrip(ctx, out, body)
+		resp, err := rep.roundTrip(ctx, r, out, body, &a)
 		if err != nil {
 			d.Release(rep)
 			if ctx.Err() != nil {
@@ -182,7 +181,7 @@ var hopByHop = map[string]bool{
 // outbound builds the request to the replica: the path without the route
 // prefix, the client's headers minus hop-by-hop ones, and forwarding headers.
 func outbound(r *http.Request, prefix string) *http.Request {
-	h := getHeader()
+	h := make(http.Header, len(r.Header)+6)
 	for k, v := range r.Header {
 		if !hopByHop[k] {
 			h[k] = v
@@ -225,15 +224,6 @@ func outbound(r *http.Request, prefix string) *http.Request {
 		Header:     h,
 		Host:       r.Host,
 	}
-}
-
-var headerMaps = sync.Pool{New: func() any { return make(http.Header, 16) }}
-
-func getHeader() http.Header { return headerMaps.Get().(http.Header) }
-
-func putHeader(h http.Header) {
-	clear(h)
-	headerMaps.Put(h)
 }
 
 // Header values shared by every outbound request; never modified.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 
 	"gantry.dev/gantry/deploy"
@@ -63,6 +64,12 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		if p < 0 || p > 65535 {
 			return usageError{fmt.Sprintf("%s must be between 1 and 65535, got %d", name, p)}
 		}
+	}
+	// The gateway's live heap is a few MB and nearly all its garbage is
+	// per-request: collecting at 4x instead of 2x the live heap measured ~8%
+	// more requests per second for ~12 MB more memory. GOGC still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 	log, err := newLogger(stderr, f.logFormat)
 	if err != nil {

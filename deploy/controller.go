@@ -35,10 +35,11 @@ type Controller struct {
 	wg     sync.WaitGroup // supervisors and stoppers
 
 	// Owned by Run.
-	apps map[string]*application
+	apps    map[string]*application // by name, including those being deleted
+	applied *Config
 
-	mu     sync.Mutex
-	status []DeploymentStatus
+	mu       sync.Mutex
+	snapshot Snapshot
 }
 
 // Options configure a Controller.

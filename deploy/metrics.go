@@ -1,8 +1,6 @@
 package deploy
 
 import (
-	"sort"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gantry.dev/gantry/replica"
@@ -60,13 +58,4 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.queued, prometheus.GaugeValue, float64(d.Queued()), d.Application, d.Deployment)
 		ch <- prometheus.MustNewConstMetric(m.target, prometheus.GaugeValue, float64(d.Target), d.Application, d.Deployment)
 	}
-}
-
-func sortStatus(s []DeploymentStatus) {
-	sort.Slice(s, func(i, j int) bool {
-		if s[i].Application != s[j].Application {
-			return s[i].Application < s[j].Application
-		}
-		return s[i].Deployment < s[j].Deployment
-	})
 }

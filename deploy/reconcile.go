@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
+	"sort"
 	"time"
 
 	"gantry.dev/gantry/replica"
@@ -12,6 +14,9 @@ import (
 type application struct {
 	name        string
 	routePrefix string
+	config      Application
+	deployedAt  time.Time
+	deleting    bool // removed from the config; gone once its replicas are
 	deployments []*deployment
 }
 
@@ -19,18 +24,23 @@ type application struct {
 // and the replicas that exist.
 type deployment struct {
 	spec     DeploymentSpec
+	config   Deployment
 	rt       *router.Deployment
 	replicas []*replicaRun
 	target   int
 
-	backoff   replica.Backoff // spaces out restarts while replicas keep crashing
-	nextStart time.Time       // no replica starts before this (backoff)
-	message   string          // last problem worth telling the user
+	status        DeploymentState
+	trigger       Trigger
+	message       string          // last problem worth telling the user
+	startFailures int             // replicas in a row that failed before becoming healthy
+	backoff       replica.Backoff // spaces out restarts while replicas keep crashing
+	nextStart     time.Time       // no replica starts before this (backoff)
 }
 
 // replicaRun is one replica as the controller sees it.
 type replicaRun struct {
 	id        string
+	version   string // the code version it runs
 	state     replica.State
 	inst      Instance // nil until the backend has started it
 	rep       *router.Replica
@@ -41,64 +51,73 @@ type replicaRun struct {
 }
 
 // apply makes cfg the desired state: new deployments are created, settings
-// of existing ones change in place, removed ones are stopped.
+// of existing ones change in place, removed applications and deployments
+// are stopped.
 func (c *Controller) apply(cfg *Config) {
-	specs := cfg.Specs(c.self)
-	want := map[string]*application{}
+	now := c.now()
+	specs := map[[2]string]DeploymentSpec{}
+	for _, s := range cfg.Specs(c.self) {
+		specs[[2]string{s.Application, s.Name}] = s
+	}
+	listed := map[string]bool{}
 	var routes []router.Route
-	for _, s := range specs {
-		app := want[s.Application]
-		if app == nil {
-			app = c.apps[s.Application]
-			if app == nil {
-				app = &application{name: s.Application}
+	for _, ac := range cfg.Applications {
+		name := ac.EffectiveName()
+		listed[name] = true
+		app := c.apps[name]
+		if app == nil || app.deleting {
+			app = &application{name: name}
+			c.apps[name] = app
+		}
+		if changed(app.config, ac) || app.deployedAt.IsZero() {
+			app.deployedAt = now
+		}
+		app.config = ac
+		app.routePrefix, _ = ac.Route()
+		var kept []*deployment
+		for _, d := range app.deployments {
+			if _, ok := specs[[2]string{name, d.spec.Name}]; ok {
+				kept = append(kept, d)
+			} else {
+				c.stopAll(d)
 			}
-			app.routePrefix = s.RoutePrefix
-			app.deployments = keepListed(app.deployments, specs, s.Application, c)
-			want[s.Application] = app
 		}
-		d := app.find(s.Name)
-		if d == nil {
-			d = &deployment{spec: s}
-			d.rt = router.NewDeployment(s.Application, s.Name, routing(s), c.metrics)
-			app.deployments = append(app.deployments, d)
-		}
-		d.spec = s
-		d.target = s.NumReplicas
-		d.rt.Update(routing(s))
-		if s.Ingress && s.RoutePrefix != "" {
-			routes = append(routes, router.Route{Prefix: s.RoutePrefix, Application: s.Application, Deployment: d.rt})
+		app.deployments = kept
+		for _, dc := range ac.Deployments {
+			s := specs[[2]string{name, dc.Name}]
+			d := app.find(dc.Name)
+			if d == nil {
+				d = &deployment{rt: router.NewDeployment(name, dc.Name, routing(s), c.metrics)}
+				app.deployments = append(app.deployments, d)
+			}
+			if d.status == "" || changed(d.config, dc) {
+				d.status, d.trigger, d.message, d.startFailures = DeploymentUpdating, TriggerConfigUpdateStarted, "", 0
+			}
+			d.spec, d.config, d.target = s, dc, s.NumReplicas
+			d.rt.Update(routing(s))
+			if s.Ingress && s.RoutePrefix != "" {
+				routes = append(routes, router.Route{Prefix: s.RoutePrefix, Application: name, Deployment: d.rt})
+			}
 		}
 	}
 	for name, app := range c.apps {
-		if want[name] == nil {
+		if !listed[name] && !app.deleting {
+			app.deleting = true
 			for _, d := range app.deployments {
+				d.trigger = TriggerDeleting
 				c.stopAll(d)
 			}
 		}
 	}
-	c.apps = want
+	c.applied = cfg
 	c.router.Publish(router.NewTable(routes))
 }
 
-// keepListed returns the deployments of app that specs still lists and
-// stops the others.
-func keepListed(ds []*deployment, specs []DeploymentSpec, app string, c *Controller) []*deployment {
-	var kept []*deployment
-	for _, d := range ds {
-		listed := false
-		for _, s := range specs {
-			if s.Application == app && s.Name == d.spec.Name {
-				listed = true
-			}
-		}
-		if listed {
-			kept = append(kept, d)
-		} else {
-			c.stopAll(d)
-		}
-	}
-	return kept
+// changed reports whether two configs differ as JSON.
+func changed(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) != string(jb)
 }
 
 func (a *application) find(name string) *deployment {
@@ -108,6 +127,16 @@ func (a *application) find(name string) *deployment {
 		}
 	}
 	return nil
+}
+
+// sortedApps returns the applications by name.
+func (c *Controller) sortedApps() []*application {
+	apps := make([]*application, 0, len(c.apps))
+	for _, a := range c.apps {
+		apps = append(apps, a)
+	}
+	sort.Slice(apps, func(i, j int) bool { return apps[i].name < apps[j].name })
+	return apps
 }
 
 // routing derives the router's settings from a deployment spec.
@@ -120,14 +149,57 @@ func routing(s DeploymentSpec) router.Settings {
 	}
 }
 
-// reconcile starts and stops replicas until every deployment has its target.
+// reconcile starts and stops replicas until every deployment has its
+// target, derives statuses from what it sees, and forgets deleted
+// applications once their replicas are gone.
 func (c *Controller) reconcile() {
 	now := c.now()
-	for _, app := range c.apps {
+	for name, app := range c.apps {
+		left := 0
 		for _, d := range app.deployments {
 			c.reconcileDeployment(d, now)
+			c.updateStatus(d)
+			left += len(d.replicas)
+		}
+		if app.deleting && left == 0 {
+			delete(c.apps, name)
 		}
 	}
+}
+
+// updateStatus derives the deployment's status from its replicas.
+func (c *Controller) updateStatus(d *deployment) {
+	if d.status == DeploymentDeployFailed || d.trigger == TriggerDeleting {
+		return
+	}
+	running, alive := 0, 0
+	for _, r := range d.replicas {
+		if r.stopping {
+			continue
+		}
+		alive++
+		if r.state == replica.Running && r.version == d.spec.CodeVersion {
+			running++
+		}
+	}
+	switch {
+	case running == d.target && alive == d.target:
+		if d.status != DeploymentHealthy {
+			if d.status == DeploymentUpdating {
+				d.trigger = TriggerConfigUpdateCompleted
+			}
+			d.status, d.message = DeploymentHealthy, ""
+		}
+	case d.status == DeploymentHealthy && running < d.target:
+		d.status, d.trigger = DeploymentUnhealthy, TriggerHealthCheckFailed
+	}
+}
+
+// deployFailedAfter is how many replicas in a row may fail before becoming
+// healthy before the deployment is DEPLOY_FAILED: Ray's min(3 × target, 20),
+// at least 3.
+func deployFailedAfter(target int) int {
+	return max(3, min(3*target, 20))
 }
 
 func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
@@ -137,7 +209,7 @@ func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
 			alive++
 		}
 	}
-	for ; alive < d.target && !now.Before(d.nextStart); alive++ {
+	for ; alive < d.target && !now.Before(d.nextStart) && d.status != DeploymentDeployFailed; alive++ {
 		c.startReplica(d, now)
 	}
 	// Scale down: stop replicas that are not yet serving first, then the newest.

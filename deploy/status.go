@@ -7,15 +7,44 @@ import (
 	"gantry.dev/gantry/router"
 )
 
+// Snapshot is everything the controller last observed, for the REST API,
+// the CLI and metrics. It is a copy: readers may keep it.
+type Snapshot struct {
+	// Config is the applied config; nil when none was applied.
+	Config *Config
+	// Applications are sorted by name; applications being deleted are
+	// included (status DELETING) until their replicas are gone.
+	Applications []AppStatus
+}
+
+// AppStatus is one application as last observed.
+type AppStatus struct {
+	Name string
+	// RoutePrefix is "" when the application is not exposed over HTTP.
+	RoutePrefix      string
+	Status           AppState
+	Message          string
+	LastDeployedTime time.Time
+	// Config is the application's config as applied.
+	Config      Application
+	Deployments []DeploymentStatus
+}
+
 // DeploymentStatus is a deployment as the controller last observed it.
 type DeploymentStatus struct {
 	Application string
 	Deployment  string
 	RoutePrefix string
-	Target      int
+	Status      DeploymentState
+	Trigger     Trigger
 	Message     string
-	Replicas    []ReplicaStatus
-	router      *router.Deployment
+	// Target is the number of replicas the controller aims for.
+	Target int
+	// Config is the deployment's config as written; Spec with defaults applied.
+	Config   Deployment
+	Spec     DeploymentSpec
+	Replicas []ReplicaStatus
+	router   *router.Deployment
 }
 
 // ReplicaStatus is one replica as the controller last observed it.
@@ -26,7 +55,9 @@ type ReplicaStatus struct {
 	PID       int
 	StartedAt time.Time
 	LogPath   string
-	rep       *router.Replica
+	// Version is the code version the replica runs (DeploymentSpec.CodeVersion).
+	Version string
+	rep     *router.Replica
 }
 
 // Queued is the number of the deployment's requests waiting for a replica now.
@@ -40,24 +71,38 @@ func (r ReplicaStatus) Inflight() int64 {
 	return r.rep.Inflight()
 }
 
-// Status returns every deployment as last observed, in config order.
+// Status returns every deployment as last observed, sorted by application
+// and deployment.
 func (c *Controller) Status() []DeploymentStatus {
+	var out []DeploymentStatus
+	for _, a := range c.Snapshot().Applications {
+		out = append(out, a.Deployments...)
+	}
+	return out
+}
+
+// Snapshot returns what the controller last observed.
+func (c *Controller) Snapshot() Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.status
+	return c.snapshot
 }
 
 // publishStatus copies the loop's state for readers.
 func (c *Controller) publishStatus() {
-	var out []DeploymentStatus
-	for _, app := range c.apps {
+	snap := Snapshot{Config: c.applied}
+	for _, app := range c.sortedApps() {
+		as := AppStatus{
+			Name: app.name, RoutePrefix: app.routePrefix, LastDeployedTime: app.deployedAt, Config: app.config,
+		}
 		for _, d := range app.deployments {
 			ds := DeploymentStatus{
 				Application: app.name, Deployment: d.spec.Name, RoutePrefix: app.routePrefix,
-				Target: d.target, Message: d.message, router: d.rt,
+				Status: d.status, Trigger: d.trigger, Message: d.message, Target: d.target,
+				Config: d.config, Spec: d.spec, router: d.rt,
 			}
 			for _, r := range d.replicas {
-				rs := ReplicaStatus{ID: r.id, State: r.state, StartedAt: r.startedAt, rep: r.rep}
+				rs := ReplicaStatus{ID: r.id, State: r.state, StartedAt: r.startedAt, Version: r.version, rep: r.rep}
 				if r.inst != nil {
 					rs.Address = r.inst.Address()
 					rs.LogPath = r.inst.LogPath()
@@ -67,11 +112,32 @@ func (c *Controller) publishStatus() {
 				}
 				ds.Replicas = append(ds.Replicas, rs)
 			}
-			out = append(out, ds)
+			as.Deployments = append(as.Deployments, ds)
+		}
+		if app.deleting {
+			as.Status = AppDeleting
+		} else {
+			as.Status = appState(as.Deployments)
+		}
+		as.Message = appMessage(as)
+		snap.Applications = append(snap.Applications, as)
+	}
+	c.mu.Lock()
+	c.snapshot = snap
+	c.mu.Unlock()
+}
+
+// appMessage is the application's message: what is wrong with its
+// deployments, if anything.
+func appMessage(a AppStatus) string {
+	var msg string
+	for _, d := range a.Deployments {
+		if d.Message != "" && d.Status != DeploymentHealthy {
+			if msg != "" {
+				msg += "\n"
+			}
+			msg += "Deployment '" + d.Deployment + "': " + d.Message
 		}
 	}
-	sortStatus(out)
-	c.mu.Lock()
-	c.status = out
-	c.mu.Unlock()
+	return msg
 }

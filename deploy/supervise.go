@@ -39,7 +39,7 @@ func (c *Controller) send(ev event) { c.events <- ev }
 func (c *Controller) startReplica(d *deployment, now time.Time) {
 	s := d.spec
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &replicaRun{id: c.replicaID(s.Application, s.Name), state: replica.Starting, startedAt: now, cancel: cancel}
+	r := &replicaRun{id: c.replicaID(s.Application, s.Name), version: s.CodeVersion, state: replica.Starting, startedAt: now, cancel: cancel}
 	d.replicas = append(d.replicas, r)
 	spec := ReplicaSpec{
 		ID: r.id, Application: s.Application, Deployment: s.Name,
@@ -105,6 +105,7 @@ func (c *Controller) handle(ev event) {
 		}
 		r.state = replica.Running
 		r.healthyAt = c.now()
+		d.startFailures = 0
 		r.rep = router.NewReplica(r.id, r.inst.Address(), router.ReplicaOptions{Now: c.now})
 		c.log.Info("replica running", "replica", r.id, "address", r.inst.Address(),
 			"startup", c.now().Sub(r.startedAt).Round(time.Millisecond))
@@ -141,6 +142,15 @@ func (c *Controller) failed(d *deployment, r *replicaRun, err error) {
 	}
 	if len(lines) > 0 {
 		d.message += "; last log lines:\n" + strings.Join(lines, "\n")
+	}
+	if r.healthyAt.IsZero() {
+		d.startFailures++
+		if d.startFailures >= deployFailedAfter(d.target) && d.trigger != TriggerDeleting {
+			d.status, d.trigger = DeploymentDeployFailed, TriggerReplicaStartupFailed
+			d.message = fmt.Sprintf("%d replicas in a row failed to start; the last: %s", d.startFailures, d.message)
+		}
+	} else if d.status == DeploymentHealthy {
+		d.status, d.trigger = DeploymentUnhealthy, TriggerHealthCheckFailed
 	}
 	c.log.Error("replica failed", "replica", r.id, "err", err, "exit", exit,
 		"restart_in", wait, "last_log_lines", strings.Join(lines, "\n"))

@@ -25,6 +25,7 @@ type Controller struct {
 	log     *slog.Logger
 	health  *http.Client
 	self    string
+	store   *Store
 
 	// Injected for tests.
 	now   func() time.Time
@@ -53,6 +54,8 @@ type Options struct {
 	Self string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Store keeps the applied config across restarts; nil keeps nothing.
+	Store *Store
 }
 
 // NewController returns a controller; call Run to start it.
@@ -69,6 +72,7 @@ func NewController(o Options) *Controller {
 		metrics: o.Metrics,
 		log:     o.Logger,
 		self:    o.Self,
+		store:   o.Store,
 		now:     o.Now,
 		newID:   randomID,
 		health: &http.Client{Transport: &http.Transport{
@@ -88,8 +92,31 @@ type applyReq struct {
 }
 
 // Apply makes cfg the desired state and returns once the controller has
-// taken it (not once replicas are running). cfg must be valid.
+// saved and taken it (not once replicas are running). cfg must be valid.
 func (c *Controller) Apply(ctx context.Context, cfg *Config) error {
+	if c.store != nil {
+		if err := c.store.Save(cfg, c.now()); err != nil {
+			return err
+		}
+	}
+	return c.take(ctx, cfg)
+}
+
+// Restore applies the config saved by an earlier gateway, if any, and
+// reports whether there was one.
+func (c *Controller) Restore(ctx context.Context) (bool, error) {
+	if c.store == nil {
+		return false, nil
+	}
+	cfg, err := c.store.Load()
+	if err != nil || cfg == nil {
+		return false, err
+	}
+	return true, c.take(ctx, cfg)
+}
+
+// take hands cfg to the loop.
+func (c *Controller) take(ctx context.Context, cfg *Config) error {
 	req := applyReq{cfg: cfg, done: make(chan struct{})}
 	select {
 	case c.applyc <- req:
@@ -113,6 +140,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		select {
 		case req := <-c.applyc:
 			c.apply(req.cfg)
+			c.reconcile()
+			c.publishStatus() // readers see the new config once Apply returns
 			close(req.done)
 		case ev := <-c.events:
 			c.handle(ev)

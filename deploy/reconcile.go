@@ -1,8 +1,10 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"time"
 
@@ -48,6 +50,9 @@ type replicaRun struct {
 	healthyAt time.Time // zero until the first healthy check
 	cancel    context.CancelFunc
 	stopping  bool
+
+	userConfig    json.RawMessage // the user_config the replica has
+	reconfiguring bool            // a POST /-/reconfigure is under way
 }
 
 // apply makes cfg the desired state: new deployments are created, settings
@@ -172,18 +177,19 @@ func (c *Controller) updateStatus(d *deployment) {
 	if d.status == DeploymentDeployFailed || d.trigger == TriggerDeleting {
 		return
 	}
-	running, alive := 0, 0
+	running, alive, settled := 0, 0, true
 	for _, r := range d.replicas {
 		if r.stopping {
 			continue
 		}
 		alive++
-		if r.state == replica.Running && r.version == d.spec.CodeVersion {
+		if serving(r) && r.version == d.spec.CodeVersion {
 			running++
+			settled = settled && !r.reconfiguring && bytes.Equal(r.userConfig, d.spec.UserConfig)
 		}
 	}
 	switch {
-	case running == d.target && alive == d.target:
+	case running == d.target && alive == d.target && settled:
 		if d.status != DeploymentHealthy {
 			if d.status == DeploymentUpdating {
 				d.trigger = TriggerConfigUpdateCompleted
@@ -203,35 +209,74 @@ func deployFailedAfter(target int) int {
 }
 
 func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
-	alive := 0
+	var cur, old []*replicaRun
 	for _, r := range d.replicas {
-		if !r.stopping {
-			alive++
+		switch {
+		case r.stopping:
+		case r.version == d.spec.CodeVersion:
+			cur = append(cur, r)
+		default:
+			old = append(old, r)
 		}
 	}
-	for ; alive < d.target && !now.Before(d.nextStart) && d.status != DeploymentDeployFailed; alive++ {
-		c.startReplica(d, now)
-	}
-	// Scale down: stop replicas that are not yet serving first, then the newest.
-	for i := len(d.replicas) - 1; i >= 0 && alive > d.target; i-- {
-		if r := d.replicas[i]; !r.stopping && r.state != replica.Running {
+	// Old replicas that serve nothing yet are of no use to anyone.
+	old = slices.DeleteFunc(old, func(r *replicaRun) bool {
+		if !serving(r) {
 			c.stopReplica(d, r)
-			alive--
+			return true
+		}
+		return false
+	})
+	// Start current replicas: up to the target, with at most surge more
+	// replicas than the target alive while old ones still serve.
+	surge := max(1, d.target/5)
+	for len(cur) < d.target && len(cur)+len(old) < d.target+surge &&
+		!now.Before(d.nextStart) && d.status != DeploymentDeployFailed {
+		cur = append(cur, c.startReplica(d, now))
+	}
+	// Retire old replicas only while the serving ones stay at the target.
+	servingCur := 0
+	for _, r := range cur {
+		if serving(r) {
+			servingCur++
+			if !r.reconfiguring && !bytes.Equal(r.userConfig, d.spec.UserConfig) {
+				c.reconfigure(d, r)
+			}
 		}
 	}
-	for i := len(d.replicas) - 1; i >= 0 && alive > d.target; i-- {
-		if r := d.replicas[i]; !r.stopping {
-			c.stopReplica(d, r)
-			alive--
+	for len(old) > 0 && servingCur+len(old)-1 >= d.target {
+		c.stopReplica(d, old[0])
+		old = old[1:]
+	}
+	// Scale down: replicas that are not serving yet go first, then the newest.
+	excess := len(cur) + len(old) - d.target
+	if len(old) > 0 || excess <= 0 {
+		return
+	}
+	for i := len(cur) - 1; i >= 0 && excess > 0; i-- {
+		if !serving(cur[i]) {
+			c.stopReplica(d, cur[i])
+			excess--
 		}
 	}
+	for i := len(cur) - 1; i >= 0 && excess > 0; i-- {
+		if !cur[i].stopping {
+			c.stopReplica(d, cur[i])
+			excess--
+		}
+	}
+}
+
+// serving reports whether r takes requests: healthy and in the pool.
+func serving(r *replicaRun) bool {
+	return !r.stopping && (r.state == replica.Running || r.state == replica.Updating)
 }
 
 // publishPool gives the router the deployment's running replicas.
 func (c *Controller) publishPool(d *deployment) {
 	var pool []*router.Replica
 	for _, r := range d.replicas {
-		if r.state == replica.Running && !r.stopping && r.rep != nil {
+		if serving(r) && r.rep != nil {
 			pool = append(pool, r.rep)
 		}
 	}

@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,10 +16,11 @@ import (
 type eventKind int
 
 const (
-	evStarted eventKind = iota // the backend started it (or failed to: err)
-	evReady                    // first healthy check
-	evFailed                   // exited or failed its health checks
-	evStopped                  // stopped and gone
+	evStarted      eventKind = iota // the backend started it (or failed to: err)
+	evReady                         // first healthy check
+	evFailed                        // exited or failed its health checks
+	evStopped                       // stopped and gone
+	evReconfigured                  // POST /-/reconfigure answered (or failed: err)
 )
 
 type event struct {
@@ -26,6 +29,7 @@ type event struct {
 	r    *replicaRun
 	inst Instance
 	err  error
+	sent json.RawMessage // the user_config sent, for evReconfigured
 }
 
 // startupReport is how long a replica may stay STARTING before the
@@ -36,10 +40,13 @@ func (c *Controller) send(ev event) { c.events <- ev }
 
 // startReplica creates a replica record and a supervisor that starts the
 // process, waits for health, and watches it.
-func (c *Controller) startReplica(d *deployment, now time.Time) {
+func (c *Controller) startReplica(d *deployment, now time.Time) *replicaRun {
 	s := d.spec
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &replicaRun{id: c.replicaID(s.Application, s.Name), version: s.CodeVersion, state: replica.Starting, startedAt: now, cancel: cancel}
+	r := &replicaRun{
+		id: c.replicaID(s.Application, s.Name), version: s.CodeVersion, userConfig: s.UserConfig,
+		state: replica.Starting, startedAt: now, cancel: cancel,
+	}
 	d.replicas = append(d.replicas, r)
 	spec := ReplicaSpec{
 		ID: r.id, Application: s.Application, Deployment: s.Name,
@@ -54,6 +61,7 @@ func (c *Controller) startReplica(d *deployment, now time.Time) {
 		defer c.wg.Done()
 		c.supervise(ctx, d, r, spec, checker)
 	}()
+	return r
 }
 
 // supervise runs one replica's life until it fails or ctx is cancelled
@@ -114,6 +122,20 @@ func (c *Controller) handle(ev event) {
 		if !r.stopping {
 			c.failed(d, r, ev.err)
 		}
+	case evReconfigured:
+		r.reconfiguring = false
+		switch {
+		case r.stopping:
+		case errors.Is(ev.err, replica.ErrReconfigureUnsupported):
+			// Replace it in a rolling way; the new one reads the new config at start.
+			c.log.Info("replica cannot reconfigure in place; replacing it", "replica", r.id)
+			r.version, r.state = "", replica.Running
+		case ev.err != nil:
+			c.failed(d, r, ev.err)
+		default:
+			r.userConfig, r.state = ev.sent, replica.Running
+			c.log.Info("replica reconfigured", "replica", r.id)
+		}
 	case evStopped:
 		for i, x := range d.replicas {
 			if x == r {
@@ -122,6 +144,21 @@ func (c *Controller) handle(ev event) {
 			}
 		}
 	}
+}
+
+// reconfigure sends the deployment's user_config to r in the background;
+// r keeps serving meanwhile, in state UPDATING.
+func (c *Controller) reconfigure(d *deployment, r *replicaRun) {
+	r.reconfiguring, r.state = true, replica.Updating
+	sent, addr, timeout := d.spec.UserConfig, r.inst.Address(), d.spec.HealthCheckTimeout
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err := replica.Reconfigure(ctx, c.health, addr, sent)
+		cancel()
+		c.send(event{kind: evReconfigured, d: d, r: r, err: err, sent: sent})
+	}()
 }
 
 // failed takes a failed replica out of service, stops what is left of it,

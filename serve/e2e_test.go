@@ -41,10 +41,13 @@ func TestMain(m *testing.M) {
 // its ingress URL.
 func gatewayWith(t *testing.T, yaml string) (*Server, string) {
 	t.Helper()
-	yaml = strings.ReplaceAll(yaml, "TESTREPLICA", filepath.Join(binDir, "testreplica"))
-	cfg, err := deploy.Parse([]byte(yaml))
-	if err != nil {
-		t.Fatalf("config: %v", err)
+	var cfg *deploy.Config
+	if yaml != "" {
+		var err error
+		yaml = strings.ReplaceAll(yaml, "TESTREPLICA", filepath.Join(binDir, "testreplica"))
+		if cfg, err = deploy.Parse([]byte(yaml)); err != nil {
+			t.Fatalf("config: %v", err)
+		}
 	}
 	backend := local.New(local.Options{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	srv, err := New(Options{Config: cfg, Backend: backend, HTTPAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0"})

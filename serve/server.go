@@ -31,6 +31,8 @@ type Options struct {
 	Self string
 	// HTTPAddr and DashboardAddr override the config's listeners when set.
 	HTTPAddr, DashboardAddr string
+	// Store keeps the applied config across restarts; nil keeps nothing.
+	Store *deploy.Store
 	// DrainTimeout bounds waiting for in-flight requests at shutdown;
 	// default 30 s.
 	DrainTimeout time.Duration
@@ -73,7 +75,7 @@ func New(o Options) (*Server, error) {
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := router.NewMetrics(s.registry)
 	s.controller = deploy.NewController(deploy.Options{
-		Backend: o.Backend, Router: s.router, Metrics: metrics, Logger: o.Logger, Self: o.Self,
+		Backend: o.Backend, Router: s.router, Metrics: metrics, Logger: o.Logger, Self: o.Self, Store: o.Store,
 	})
 	s.registry.MustRegister(deploy.NewCollector(s.controller))
 
@@ -133,12 +135,18 @@ func (s *Server) Run(ctx context.Context) error {
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- s.controller.Run(ctrlCtx) }()
 
+	var err error
 	if s.opts.Config != nil {
-		if err := s.controller.Apply(ctx, s.opts.Config); err != nil {
-			stopController()
-			<-ctrlDone
-			return err
-		}
+		err = s.controller.Apply(ctx, s.opts.Config)
+	} else if restored, rerr := s.controller.Restore(ctx); rerr != nil {
+		err = rerr
+	} else if restored {
+		s.log.Info("restored the applied config from the state dir")
+	}
+	if err != nil {
+		stopController()
+		<-ctrlDone
+		return err
 	}
 	s.log.Info("gateway serving", "http", s.HTTPAddr(), "dashboard", s.DashboardAddr())
 
@@ -155,7 +163,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.admin.Shutdown(shutCtx)
 		return err
 	})
-	err := g.Wait()
+	err = g.Wait()
 	s.log.Info("stopping replicas")
 	stopController()
 	<-ctrlDone

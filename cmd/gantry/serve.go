@@ -90,7 +90,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("finding the gantry executable: %w", err)
 	}
-	opts := serve.Options{Config: cfg, Self: self, Logger: log}
+	opts := serve.Options{Config: cfg, Self: self, Logger: log,
+		Store: &deploy.Store{Path: filepath.Join(f.stateDir, "applied.json")}}
 	addrs := cfg
 	if addrs == nil {
 		addrs = &deploy.Config{}

@@ -8,6 +8,8 @@
 //	ANY  /echo               the request: method, path, headers, body as JSON
 //	ANY  /reject             503 with Gantry-Rejected: 1
 //	POST /exit?code=N        exit at once with code N
+//	GET  /config             the user_config it has (from start or /-/reconfigure)
+//	GET  /env?name=X         the value of environment variable X
 //
 // TESTREPLICA_UNHEALTHY_FILE, when set, makes /-/healthz fail while that file
 // exists. TESTREPLICA_PID_DIR, when set, gets an empty file named after the
@@ -24,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,7 +41,13 @@ func main() {
 		os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
 	}
 	unhealthy := os.Getenv("TESTREPLICA_UNHEALTHY_FILE")
+	var userConfig atomic.Value
+	userConfig.Store([]byte(env.UserConfig))
 	opts := replica.ServeOptions{
+		Reconfigure: func(raw json.RawMessage) error {
+			userConfig.Store([]byte(raw))
+			return nil
+		},
 		Healthy: func() bool {
 			if unhealthy == "" {
 				return true
@@ -47,15 +56,21 @@ func main() {
 			return err != nil
 		},
 	}
-	if err := replica.Serve(ctx, handler(env), opts); err != nil {
+	if err := replica.Serve(ctx, handler(env, &userConfig), opts); err != nil {
 		fmt.Fprintln(os.Stderr, "testreplica:", err)
 		os.Exit(1)
 	}
 	fmt.Println("testreplica: clean exit")
 }
 
-func handler(env replica.Env) http.Handler {
+func handler(env replica.Env, userConfig *atomic.Value) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("/config", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write(userConfig.Load().([]byte))
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, os.Getenv(r.URL.Query().Get("name")))
+	})
 	mux.HandleFunc("/id", func(w http.ResponseWriter, _ *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"id": env.ReplicaID, "pid": os.Getpid()})
 	})

@@ -1,0 +1,81 @@
+package deploy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Store keeps the applied config in a file, so that a restarted gateway
+// brings its applications back. Writes are atomic: a crash leaves either
+// the old file or the new one.
+type Store struct {
+	// Path is the file, e.g. <state-dir>/applied.json.
+	Path string
+}
+
+// stored is the file's content. BaseDir travels with the config because
+// relative replica commands resolve against it.
+type stored struct {
+	AppliedAt time.Time       `json:"applied_at"`
+	BaseDir   string          `json:"base_dir,omitempty"`
+	Config    json.RawMessage `json:"config"`
+}
+
+// Save writes cfg as the applied config.
+func (s *Store) Save(cfg *Config, now time.Time) error {
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("saving applied config: %w", err)
+	}
+	data, err := json.MarshalIndent(stored{AppliedAt: now.UTC(), BaseDir: cfg.BaseDir, Config: raw}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("saving applied config: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o755); err != nil {
+		return fmt.Errorf("saving applied config: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.Path), ".applied-*.json")
+	if err != nil {
+		return fmt.Errorf("saving applied config: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
+	_, err = tmp.Write(append(data, '\n'))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), s.Path)
+	}
+	if err != nil {
+		return fmt.Errorf("saving applied config to %s: %w", s.Path, err)
+	}
+	return nil
+}
+
+// Load returns the applied config, or nil if none was saved.
+func (s *Store) Load() (*Config, error) {
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading applied config: %w", err)
+	}
+	var st stored
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("reading applied config %s: %w", s.Path, err)
+	}
+	cfg, err := Parse(st.Config)
+	if err != nil {
+		return nil, fmt.Errorf("applied config %s is no longer valid:\n%w", s.Path, err)
+	}
+	cfg.BaseDir = st.BaseDir
+	return cfg, nil
+}

@@ -1,0 +1,234 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/local"
+	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/replica"
+)
+
+// rolloutConfig is a one-deployment app running the test replica.
+func rolloutConfig(t *testing.T, replicas int, extra string) *deploy.Config {
+	t.Helper()
+	yaml := fmt.Sprintf(`
+applications:
+- name: app
+  route_prefix: /
+  deployments:
+  - name: d
+    num_replicas: %d
+    health_check_period_s: 1
+    graceful_shutdown_timeout_s: 5
+%s`, replicas, extra)
+	if !strings.Contains(extra, "replica:") {
+		yaml += "    replica: {command: [TESTREPLICA]}\n"
+	}
+	cfg, err := deploy.Parse([]byte(strings.ReplaceAll(yaml, "TESTREPLICA", filepath.Join(binDir, "testreplica"))))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+func apply(t *testing.T, srv *Server, cfg *deploy.Config) {
+	t.Helper()
+	if err := srv.Controller().Apply(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// settle waits until the application reaches want with n replicas of the
+// deployment RUNNING, and returns their PIDs.
+func settle(t *testing.T, srv *Server, want deploy.AppState, n int) []int {
+	t.Helper()
+	var pids []int
+	var last deploy.Snapshot
+	if !testenv.Eventually(60*time.Second, func() bool {
+		last = srv.Controller().Snapshot()
+		pids = pids[:0]
+		if len(last.Applications) != 1 || last.Applications[0].Status != want {
+			return false
+		}
+		for _, r := range last.Applications[0].Deployments[0].Replicas {
+			if r.State == replica.Running {
+				pids = append(pids, r.PID)
+			}
+		}
+		return len(pids) == n && len(last.Applications[0].Deployments[0].Replicas) == n
+	}) {
+		t.Fatalf("application never reached %s with %d replicas: %+v", want, n, last.Applications)
+	}
+	slices.Sort(pids)
+	return pids
+}
+
+// load runs clients GET loops against url until stop is called, and
+// returns how many requests succeeded and the failures.
+func load(url string, clients int) (stop func() (ok int64, failures []string)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var okN atomic.Int64
+	var mu sync.Mutex
+	var failures []string
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 30 * time.Second}
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				resp, err := client.Get(url)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					failures = append(failures, err.Error())
+					mu.Unlock()
+				} else {
+					okN.Add(1)
+				}
+			}
+		}()
+	}
+	return func() (int64, []string) {
+		cancel()
+		wg.Wait()
+		return okN.Load(), failures
+	}
+}
+
+func TestCodeChangeRollsEveryReplicaWithoutAFailedRequest(t *testing.T) {
+	srv, url := gatewayWith(t, "")
+	apply(t, srv, rolloutConfig(t, 3, ""))
+	before := settle(t, srv, deploy.AppRunning, 3)
+
+	stop := load(url+"/slow?ms=100", 8) // requests in flight on every replica as it drains
+	apply(t, srv, rolloutConfig(t, 3, "    replica: {command: [TESTREPLICA], env: {MODEL_VERSION: v2}}\n"))
+	after := settle(t, srv, deploy.AppRunning, 3)
+	ok, failures := stop()
+	t.Logf("%d requests during the rollout, %d failed", ok, len(failures))
+	if len(failures) > 0 {
+		t.Fatalf("%d requests failed during the rollout; first: %s", len(failures), failures[0])
+	}
+	for _, pid := range before {
+		if slices.Contains(after, pid) || testenv.Alive(pid) {
+			t.Errorf("old replica %d still running after the rollout", pid)
+		}
+	}
+	if got := getBody(t, url+"/env?name=MODEL_VERSION"); got != "v2" {
+		t.Errorf("new replicas see MODEL_VERSION=%q", got)
+	}
+}
+
+func TestUserConfigAndScaleDownApplyInPlace(t *testing.T) {
+	srv, url := gatewayWith(t, "")
+	apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 1}\n"))
+	before := settle(t, srv, deploy.AppRunning, 3)
+
+	apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 2}\n"))
+	if !testenv.Eventually(30*time.Second, func() bool {
+		for range 6 { // every replica, whichever the router picks
+			if getBody(t, url+"/config") != `{"threshold":2}` {
+				return false
+			}
+		}
+		d := srv.Controller().Snapshot().Applications[0].Deployments[0]
+		return d.Status == deploy.DeploymentHealthy && d.Trigger == deploy.TriggerConfigUpdateCompleted
+	}) {
+		t.Fatal("user_config never reached every replica")
+	}
+	if after := settle(t, srv, deploy.AppRunning, 3); !slices.Equal(before, after) {
+		t.Fatalf("replicas restarted for a user_config change: %v → %v", before, after)
+	}
+
+	apply(t, srv, rolloutConfig(t, 1, "    user_config: {threshold: 2}\n"))
+	after := settle(t, srv, deploy.AppRunning, 1)
+	if !slices.Contains(before, after[0]) {
+		t.Fatalf("scaling 3 → 1 started a new replica %d instead of keeping one of %v", after[0], before)
+	}
+}
+
+func TestFailingRolloutIsDeployFailedAndTheOldVersionServes(t *testing.T) {
+	srv, url := gatewayWith(t, "")
+	apply(t, srv, rolloutConfig(t, 1, ""))
+	before := settle(t, srv, deploy.AppRunning, 1)
+
+	stop := load(url+"/id", 4)
+	apply(t, srv, rolloutConfig(t, 1, "    replica: {command: [sh, -c, 'echo cannot load the model weights >&2; exit 3']}\n"))
+	var app deploy.AppStatus
+	if !testenv.Eventually(60*time.Second, func() bool {
+		app = srv.Controller().Snapshot().Applications[0]
+		return app.Status == deploy.AppDeployFailed
+	}) {
+		t.Fatalf("never DEPLOY_FAILED: %+v", app)
+	}
+	ok, failures := stop()
+	if len(failures) > 0 || ok == 0 {
+		t.Fatalf("old version stopped serving: %d ok, failures %v", ok, failures)
+	}
+	d := app.Deployments[0]
+	if d.Trigger != deploy.TriggerReplicaStartupFailed || !strings.Contains(d.Message, "cannot load the model weights") {
+		t.Fatalf("trigger %s, message %q: want REPLICA_STARTUP_FAILED with the replica's log lines", d.Trigger, d.Message)
+	}
+	if !testenv.Alive(before[0]) {
+		t.Fatal("the old replica was stopped")
+	}
+}
+
+func TestRestartWithTheSameStateDirBringsApplicationsBack(t *testing.T) {
+	state := t.TempDir()
+	start := func(cfg *deploy.Config) (*Server, string, func()) {
+		backend := local.New(local.Options{StateDir: state, Logger: slog.New(slog.DiscardHandler)})
+		srv, err := New(Options{Config: cfg, Backend: backend, Store: &deploy.Store{Path: filepath.Join(state, "applied.json")},
+			HTTPAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		return srv, "http://" + srv.HTTPAddr(), func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			backend.Close()
+		}
+	}
+	srv, _, stop := start(rolloutConfig(t, 2, ""))
+	settle(t, srv, deploy.AppRunning, 2)
+	stop()
+
+	srv, url, stop := start(nil) // no config: the state dir has it
+	defer stop()
+	settle(t, srv, deploy.AppRunning, 2)
+	waitRoute(t, url+"/id")
+}
+
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

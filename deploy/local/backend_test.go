@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -418,5 +419,23 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := b.Start(context.Background(), deploy.ReplicaSpec{ID: "a#d#late", Command: []string{"true"}}); !errors.Is(err, local.ErrClosed) {
 		t.Errorf("Start after Close = %v, want ErrClosed", err)
+	}
+}
+
+// A replica that crashes at once: by the time Done is closed, its last
+// words are in LogTail, so the controller can say why it failed.
+func TestLastWordsAreInLogTailWhenDoneCloses(t *testing.T) {
+	b, _ := newBackend(t)
+	for i := range 20 {
+		in := start(t, b, deploy.ReplicaSpec{
+			ID: fmt.Sprintf("app#crash#%d", i), Application: "app", Deployment: "crash", Hosts: 1,
+			Command: []string{"/bin/sh", "-c", "echo loading weights; echo cannot load the model weights >&2; exit 3"},
+		})
+		<-in.Done()
+		tail := in.LogTail(5)
+		if len(tail) == 0 || !strings.Contains(tail[len(tail)-1], "cannot load the model weights") {
+			t.Fatalf("run %d: LogTail at Done = %q", i, tail)
+		}
+		in.Stop(time.Second)
 	}
 }

@@ -46,12 +46,24 @@ func (in *instance) add(m *member) {
 	go in.reap(m)
 }
 
+// exitDrain bounds how long an exit is reported late so the member's last
+// output can reach its log first (a grandchild may hold the pipe open).
+const exitDrain = 500 * time.Millisecond
+
 // reap waits for m to exit; the first member to exit ends the instance.
+// The exit is reported once m's output is drained, so that LogTail called
+// on Done shows the member's last words (why it crashed).
 func (in *instance) reap(m *member) {
 	err := m.cmd.Wait()
 	if err == nil {
 		err = errors.New(m.cmd.ProcessState.String()) // "exit status 0"
 	}
+	drained := time.NewTimer(exitDrain)
+	select {
+	case <-m.logs.done:
+	case <-drained.C:
+	}
+	drained.Stop()
 	in.firstExit.Do(func() {
 		if in.hosts > 1 {
 			err = fmt.Errorf("member %d: %w", m.host, err)

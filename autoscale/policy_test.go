@@ -3,28 +3,39 @@ package autoscale
 import "testing"
 
 func TestDesiredFollowsRayFormula(t *testing.T) {
-	b := Bounds{MinReplicas: 1, MaxReplicas: 10, TargetOngoingRequests: 2, UpscalingFactor: 1, DownscalingFactor: 1}
-	half := b
+	c := Config{MinReplicas: 1, MaxReplicas: 10, TargetOngoingRequests: 2, UpscalingFactor: 1, DownscalingFactor: 1}
+	half := c
 	half.UpscalingFactor, half.DownscalingFactor = 0.5, 0.5
-	for _, c := range []struct {
+	toZero := c
+	toZero.MinReplicas = 0
+	unset := c
+	unset.UpscalingFactor, unset.DownscalingFactor = 0, 0
+	for _, tc := range []struct {
 		name    string
-		running int
+		current int
 		load    float64
-		b       Bounds
+		cfg     Config
 		want    int
 	}{
-		{"steady", 2, 4, b, 2},
-		{"double load", 2, 8, b, 4},
-		{"clamped to max", 2, 100, b, 10},
-		{"half load", 4, 4, b, 2},
-		{"idle clamps to min", 4, 0, b, 1},
+		{"steady", 2, 4, c, 2},
+		{"double load", 2, 8, c, 4},
+		{"clamped to max", 2, 100, c, 10},
+		{"half load", 4, 4, c, 2},
+		{"idle clamps to min", 4, 0, c, 1},
+		{"idle with min 0 wants 0", 4, 0, toZero, 0},
 		{"small damped drop still steps down", 4, 6, half, 3},
 		{"damped upscale", 2, 8, half, 3},
-		{"cold start", 0, 1, b, 1},
-		{"zero stays zero", 0, 0, Bounds{MaxReplicas: 4, TargetOngoingRequests: 2, UpscalingFactor: 1, DownscalingFactor: 1}, 0},
+		{"factor 1 ignores current", 7, 8, c, 4},
+		{"unset factors count as 1", 2, 8, unset, 4},
+		{"cold start", 0, 1, c, 1},
+		{"cold start with factor 3", 0, 1, Config{MaxReplicas: 10, TargetOngoingRequests: 2, UpscalingFactor: 3}, 3},
+		{"zero stays zero", 0, 0, toZero, 0},
+		{"negative load is idle", 3, -5, c, 1},
+		{"huge load saturates at max", 1, 1e300, c, 10},
+		{"no target per replica holds", 3, 50, Config{MinReplicas: 1, MaxReplicas: 10}, 3},
 	} {
-		if got := Desired(c.running, c.load, c.b); got != c.want {
-			t.Errorf("%s: Desired(%d, %v) = %d, want %d", c.name, c.running, c.load, got, c.want)
+		if got := Desired(tc.current, tc.load, tc.cfg); got != tc.want {
+			t.Errorf("%s: Desired(%d, %v) = %d, want %d", tc.name, tc.current, tc.load, got, tc.want)
 		}
 	}
 }

@@ -33,6 +33,7 @@ type Controller struct {
 
 	applyc chan applyReq
 	events chan event
+	wake   chan struct{}  // a request queued for a deployment: reconcile now
 	wg     sync.WaitGroup // supervisors and stoppers
 
 	// Owned by Run.
@@ -82,6 +83,7 @@ func NewController(o Options) *Controller {
 		}},
 		applyc: make(chan applyReq),
 		events: make(chan event, 64),
+		wake:   make(chan struct{}, 1),
 		apps:   map[string]*application{},
 	}
 }
@@ -146,12 +148,22 @@ func (c *Controller) Run(ctx context.Context) error {
 		case ev := <-c.events:
 			c.handle(ev)
 		case <-tick.C:
+		case <-c.wake:
 		case <-ctx.Done():
 			c.shutdown()
 			return nil
 		}
 		c.reconcile()
 		c.publishStatus()
+	}
+}
+
+// wakeUp asks the loop to reconcile now; it never blocks (the router calls
+// it when a request queues, so a deployment at zero starts at once).
+func (c *Controller) wakeUp() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 

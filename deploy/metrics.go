@@ -15,6 +15,8 @@ type Collector struct {
 	queued   *prometheus.Desc
 	inflight *prometheus.Desc
 	target   *prometheus.Desc
+	load     *prometheus.Desc
+	wanted   *prometheus.Desc
 }
 
 // NewCollector returns a prometheus.Collector over c.
@@ -29,6 +31,12 @@ func NewCollector(c *Controller) *Collector {
 			[]string{"application", "deployment", "replica"}, nil),
 		target: prometheus.NewDesc("gantry_target_replicas", "Replicas the controller aims for.",
 			[]string{"application", "deployment"}, nil),
+		load: prometheus.NewDesc("gantry_autoscaler_load",
+			"Requests in flight plus queued, averaged over look_back_period_s, as the autoscaler last saw them.",
+			[]string{"application", "deployment"}, nil),
+		wanted: prometheus.NewDesc("gantry_autoscaler_wanted_replicas",
+			"Replicas the load asks for before the upscale and downscale delays.",
+			[]string{"application", "deployment"}, nil),
 	}
 }
 
@@ -38,6 +46,8 @@ func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.queued
 	ch <- m.inflight
 	ch <- m.target
+	ch <- m.load
+	ch <- m.wanted
 }
 
 // Collect implements prometheus.Collector.
@@ -57,5 +67,9 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(m.queued, prometheus.GaugeValue, float64(d.Queued()), d.Application, d.Deployment)
 		ch <- prometheus.MustNewConstMetric(m.target, prometheus.GaugeValue, float64(d.Target), d.Application, d.Deployment)
+		if a := d.Autoscaler; a != nil {
+			ch <- prometheus.MustNewConstMetric(m.load, prometheus.GaugeValue, a.Load, d.Application, d.Deployment)
+			ch <- prometheus.MustNewConstMetric(m.wanted, prometheus.GaugeValue, float64(a.Wanted), d.Application, d.Deployment)
+		}
 	}
 }

@@ -37,6 +37,7 @@ type deployment struct {
 	startFailures int             // replicas in a row that failed before becoming healthy
 	backoff       replica.Backoff // spaces out restarts while replicas keep crashing
 	nextStart     time.Time       // no replica starts before this (backoff)
+	scaler        *scaler         // nil unless autoscaling
 }
 
 // replicaRun is one replica as the controller sees it.
@@ -91,14 +92,17 @@ func (c *Controller) apply(cfg *Config) {
 		for _, dc := range ac.Deployments {
 			s := specs[[2]string{name, dc.Name}]
 			d := app.find(dc.Name)
-			if d == nil {
+			isNew := d == nil
+			if isNew {
 				d = &deployment{rt: router.NewDeployment(name, dc.Name, routing(s), c.metrics)}
+				d.rt.OnQueue(c.wakeUp)
 				app.deployments = append(app.deployments, d)
 			}
 			if d.status == "" || changed(d.config, dc) {
 				d.status, d.trigger, d.message, d.startFailures = DeploymentUpdating, TriggerConfigUpdateStarted, "", 0
 			}
 			d.spec, d.config, d.target = s, dc, s.NumReplicas
+			d.configureScaling(isNew)
 			d.rt.Update(routing(s))
 			if s.Ingress && s.RoutePrefix != "" {
 				routes = append(routes, router.Route{Prefix: s.RoutePrefix, Application: name, Deployment: d.rt})
@@ -162,6 +166,7 @@ func (c *Controller) reconcile() {
 	for name, app := range c.apps {
 		left := 0
 		for _, d := range app.deployments {
+			c.autoscale(d, now)
 			c.reconcileDeployment(d, now)
 			c.updateStatus(d)
 			left += len(d.replicas)
@@ -191,8 +196,13 @@ func (c *Controller) updateStatus(d *deployment) {
 	switch {
 	case running == d.target && alive == d.target && settled:
 		if d.status != DeploymentHealthy {
-			if d.status == DeploymentUpdating {
+			switch d.status {
+			case DeploymentUpdating:
 				d.trigger = TriggerConfigUpdateCompleted
+			case DeploymentUpscaling:
+				d.trigger = TriggerUpscaleCompleted
+			case DeploymentDownscaling:
+				d.trigger = TriggerDownscaleCompleted
 			}
 			d.status, d.message = DeploymentHealthy, ""
 		}

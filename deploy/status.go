@@ -44,7 +44,19 @@ type DeploymentStatus struct {
 	Config   Deployment
 	Spec     DeploymentSpec
 	Replicas []ReplicaStatus
-	router   *router.Deployment
+	// Autoscaler is the last autoscaling decision; nil unless autoscaling.
+	Autoscaler *AutoscalerStatus
+	router     *router.Deployment
+}
+
+// AutoscalerStatus is what the autoscaler last saw and decided.
+type AutoscalerStatus struct {
+	// Load is the in-flight plus queued requests averaged over look_back_period_s.
+	Load float64
+	// Wanted is the replica count the load asks for, before delays.
+	Wanted int
+	// Reason explains the last decision.
+	Reason string
 }
 
 // ReplicaStatus is one replica as the controller last observed it.
@@ -100,6 +112,9 @@ func (c *Controller) publishStatus() {
 				Application: app.name, Deployment: d.spec.Name, RoutePrefix: app.routePrefix,
 				Status: d.status, Trigger: d.trigger, Message: d.message, Target: d.target,
 				Config: d.config, Spec: d.spec, router: d.rt,
+			}
+			if sc := d.scaler; sc != nil {
+				ds.Autoscaler = &AutoscalerStatus{Load: sc.load, Wanted: sc.decision.Wanted, Reason: sc.decision.Reason}
 			}
 			for _, r := range d.replicas {
 				rs := ReplicaStatus{ID: r.id, State: r.state, StartedAt: r.startedAt, Version: r.version, rep: r.rep}

@@ -41,6 +41,8 @@ type Deployment struct {
 	intn   func(n int) int
 	rand64 func() uint64
 
+	onQueue atomic.Pointer[func()] // called when a request starts waiting
+
 	// The queue: only touched when every replica is full.
 	mu      sync.Mutex
 	waiters list.List // of *waiter, FIFO
@@ -81,6 +83,11 @@ func (d *Deployment) Update(s Settings) {
 	d.settings.Store(&s)
 	d.dispatch() // a higher limit may free slots for waiters
 }
+
+// OnQueue sets f to be called (without blocking) whenever a request starts
+// waiting for a replica, so the controller can react at once, e.g. start
+// the first replica of a deployment scaled to zero.
+func (d *Deployment) OnQueue(f func()) { d.onQueue.Store(&f) }
 
 // Settings returns the settings in effect.
 func (d *Deployment) Settings() Settings { return *d.settings.Load() }
@@ -211,6 +218,9 @@ func (d *Deployment) wait(ctx context.Context, skip *tried) (*Replica, error) {
 	el := d.waiters.PushBack(w)
 	d.waiting.Add(1)
 	d.mu.Unlock()
+	if f := d.onQueue.Load(); f != nil {
+		(*f)()
+	}
 	// A slot may have freed between pick and PushBack; Release only
 	// dispatches when it sees waiters, so look once more now.
 	d.dispatch()

@@ -1,0 +1,86 @@
+package deploy
+
+import (
+	"time"
+
+	"gantry.dev/gantry/autoscale"
+)
+
+// scaler is a deployment's autoscaling state, owned by the control loop.
+type scaler struct {
+	cfg      autoscale.Config
+	window   *autoscale.Window
+	state    autoscale.State
+	decision autoscale.Decision // the last one, for status and metrics
+	load     float64            // the averaged load the last decision saw
+}
+
+// policyConfig converts a resolved autoscaling_config.
+func policyConfig(a *AutoscalingConfig) autoscale.Config {
+	return autoscale.Config{
+		MinReplicas:           *a.MinReplicas,
+		MaxReplicas:           *a.MaxReplicas,
+		InitialReplicas:       *a.InitialReplicas,
+		TargetOngoingRequests: *a.TargetOngoingRequests,
+		UpscaleDelay:          seconds(*a.UpscaleDelayS),
+		DownscaleDelay:        seconds(*a.DownscaleDelayS),
+		DownscaleToZeroDelay:  seconds(*a.DownscaleToZeroDelayS),
+		UpscalingFactor:       *a.UpscalingFactor,
+		DownscalingFactor:     *a.DownscalingFactor,
+		LookBackPeriod:        seconds(*a.LookBackPeriodS),
+	}
+}
+
+// configureScaling sets d's autoscaling from its spec: on for a deployment
+// with autoscaling_config (or num_replicas: auto), off otherwise. A new
+// autoscaling deployment starts at initial_replicas; one that already runs
+// keeps its target, within the new bounds.
+func (d *deployment) configureScaling(isNew bool) {
+	if d.spec.Autoscaling == nil {
+		d.scaler = nil
+		return
+	}
+	cfg := policyConfig(d.spec.Autoscaling)
+	if d.scaler == nil || d.scaler.cfg.LookBackPeriod != cfg.LookBackPeriod {
+		d.scaler = &scaler{window: autoscale.NewWindow(cfg.LookBackPeriod)}
+	}
+	d.scaler.cfg = cfg
+	if isNew {
+		d.target = cfg.InitialReplicas
+	} else {
+		d.target = min(max(d.target, cfg.MinReplicas), cfg.MaxReplicas)
+	}
+}
+
+// autoscale samples the deployment's load from its router (requests in
+// flight plus queued) and moves the target when the policy says so.
+func (c *Controller) autoscale(d *deployment, now time.Time) {
+	s := d.scaler
+	if s == nil || d.trigger == TriggerDeleting {
+		return
+	}
+	queued := d.rt.Queued()
+	s.window.Add(now, float64(d.rt.Inflight()+queued))
+	s.load = s.window.Average(now)
+	running := 0
+	for _, r := range d.replicas {
+		if serving(r) {
+			running++
+		}
+	}
+	dec, st := autoscale.Decide(s.cfg, autoscale.Input{
+		Now: now, Running: running, Target: d.target, Load: s.load, Queued: int(queued),
+	}, s.state)
+	s.state, s.decision = st, dec
+	if dec.Target == d.target {
+		return
+	}
+	c.log.Info("autoscaling", "application", d.spec.Application, "deployment", d.spec.Name,
+		"from", d.target, "to", dec.Target, "reason", dec.Reason)
+	if dec.Target > d.target {
+		d.status = DeploymentUpscaling
+	} else {
+		d.status = DeploymentDownscaling
+	}
+	d.trigger, d.message, d.target = TriggerAutoscaling, dec.Reason, dec.Target
+}

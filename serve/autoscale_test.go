@@ -1,0 +1,127 @@
+package serve
+
+import (
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/replica"
+)
+
+// runningCount is the number of RUNNING replicas of the only deployment.
+func runningCount(srv *Server) int {
+	n := 0
+	for _, d := range srv.Controller().Status() {
+		for _, r := range d.Replicas {
+			if r.State == replica.Running {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func TestAutoscalerFollowsLoadUpAndBackDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scales with real load for ~15 s")
+	}
+	// The issue's scenario; look_back_period_s is shortened from Ray's 30 s
+	// default so the averaged load reflects the step within the test's 10 s.
+	srv, url := gatewayWith(t, `
+applications:
+- name: app
+  route_prefix: /
+  deployments:
+  - name: d
+    max_ongoing_requests: 4
+    autoscaling_config:
+      min_replicas: 1
+      max_replicas: 4
+      target_ongoing_requests: 1
+      upscale_delay_s: 1
+      downscale_delay_s: 2
+      look_back_period_s: 2
+    replica: {command: [TESTREPLICA]}
+`)
+	waitRoute(t, url+"/id")
+	stop := load(url+"/slow?ms=300", 8)
+	start := time.Now()
+	reached := testenv.Eventually(10*time.Second, func() bool { return runningCount(srv) == 4 })
+	took := time.Since(start)
+	ok, failures := stop()
+	if !reached {
+		t.Fatalf("only %d replicas RUNNING 10 s into the load: %+v", runningCount(srv), srv.Controller().Status())
+	}
+	t.Logf("4 replicas RUNNING %v after 8 clients started; %d requests, %d failed", took.Round(time.Millisecond), ok, len(failures))
+	if len(failures) > 0 {
+		t.Fatalf("%d requests failed while scaling up; first: %s", len(failures), failures[0])
+	}
+	if !testenv.Eventually(30*time.Second, func() bool {
+		d := srv.Controller().Status()[0]
+		return runningCount(srv) == 1 && len(d.Replicas) == 1 && d.Status == deploy.DeploymentHealthy
+	}) {
+		t.Fatalf("not back to min_replicas after the load stopped: %+v", srv.Controller().Status())
+	}
+	if d := srv.Controller().Status()[0]; d.Trigger != deploy.TriggerDownscaleCompleted {
+		t.Errorf("trigger after scaling down = %s, want DOWNSCALE_COMPLETED", d.Trigger)
+	}
+}
+
+func TestScaleToZeroAndBackServesEveryRequest(t *testing.T) {
+	srv, url := gatewayWith(t, `
+applications:
+- name: app
+  route_prefix: /
+  deployments:
+  - name: d
+    autoscaling_config:
+      min_replicas: 0
+      initial_replicas: 0
+      max_replicas: 2
+      downscale_delay_s: 1
+      downscale_to_zero_delay_s: 1
+      look_back_period_s: 1
+    replica: {command: [TESTREPLICA]}
+`)
+	if !testenv.Eventually(10*time.Second, func() bool {
+		s := srv.Controller().Status()
+		return len(s) == 1 && len(s[0].Replicas) == 0
+	}) {
+		t.Fatal("deployment did not start at zero replicas")
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, 5)
+	took := make([]time.Duration, 5)
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			resp, err := http.Get(url + "/id")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[i], took[i] = resp.StatusCode, time.Since(start)
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Fatalf("request %d got %d, want 200", i, c)
+		}
+	}
+	t.Logf("cold start: 5 requests from zero replicas answered in %v", took)
+	if !testenv.Eventually(30*time.Second, func() bool {
+		s := srv.Controller().Status()
+		return len(s[0].Replicas) == 0
+	}) {
+		t.Fatalf("idle deployment did not go back to zero: %+v", srv.Controller().Status())
+	}
+}

@@ -2,14 +2,33 @@
 GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test build lint bench example
+# test-raycli runs Ray's own `serve` CLI from this venv (make raycli-venv).
+VENV ?= .venv-ci
+PYTHON ?= python3
 
-## test: formatting, vet and every test with the race detector
-test:
+.PHONY: test test-go test-raycli raycli-venv build lint bench example
+
+## test: formatting, vet, every Go test with the race detector, and Ray's CLI against gantry
+test: test-go test-raycli
+
+## test-go: formatting, vet and every Go test with the race detector
+test-go:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+## test-raycli: Ray's own `serve status` and `serve shutdown` against a real gantry (tests/raycli)
+test-raycli: raycli-venv
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/raycli
+
+## raycli-venv: the Python venv test-raycli needs: ray[serve] and pytest, pinned in tests/raycli/requirements.txt
+raycli-venv: $(VENV)/.installed
+
+$(VENV)/.installed: tests/raycli/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/raycli/requirements.txt
+	touch $@
 
 ## build: the gantry binary in ./bin
 build:

@@ -25,8 +25,16 @@ type stored struct {
 	Config    json.RawMessage `json:"config"`
 }
 
-// Save writes cfg as the applied config.
+// Save writes cfg as the applied config. A config with no applications
+// (after DELETE /api/serve/applications/) leaves nothing to restore, so the
+// file is removed.
 func (s *Store) Save(cfg *Config, now time.Time) error {
+	if len(cfg.Applications) == 0 {
+		if err := os.Remove(s.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing applied config: %w", err)
+		}
+		return nil
+	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return fmt.Errorf("saving applied config: %w", err)

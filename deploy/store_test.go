@@ -54,3 +54,20 @@ func TestStoreRefusesACorruptFile(t *testing.T) {
 		t.Fatal("corrupt file loaded")
 	}
 }
+
+func TestStoreForgetsAnEmptyConfig(t *testing.T) {
+	cfg, err := Parse([]byte("applications: [{name: a, deployments: [{name: d, replica: {command: [x]}}]}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{Path: filepath.Join(t.TempDir(), "applied.json")}
+	if err := s.Save(cfg, time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(&Config{}, time.Unix(2, 0)); err != nil { // everything deleted
+		t.Fatal(err)
+	}
+	if got, err := s.Load(); got != nil || err != nil {
+		t.Fatalf("after deleting everything, Load = %v, %v; want nothing to restore", got, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -104,6 +105,9 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 				return d.failure(w, r, ctx, ctx.Err()), false
 			}
 			rep.breaker.record(false)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				rep.markRefused()
+			}
 			if reason := retryReason(err, idempotent, body); reason != "" && attempt < s.MaxAttempts {
 				d.metrics.retried(reason)
 				continue

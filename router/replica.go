@@ -21,6 +21,8 @@ type Replica struct {
 	conns     *connPool       // requests with no body or a buffered one
 	transport *http.Transport // requests whose body streams
 	served    atomic.Uint64
+	downUntil atomic.Int64 // unix nanos: refused a connection, so out of picking until then
+	now       func() time.Time
 }
 
 // ReplicaOptions tune a Replica's connections and breaker.
@@ -43,7 +45,11 @@ func NewReplica(id, addr string, opts ReplicaOptions) *Replica {
 		opts.DialTimeout = 2 * time.Second
 	}
 	dialer := &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Replica{
+		now:     opts.Now,
 		conns:   newConnPool(addr, dialer, 1024),
 		id:      id,
 		addr:    addr,
@@ -82,7 +88,22 @@ func (r *Replica) Draining() bool { return r.draining.Load() }
 // Available reports whether the replica can take one more request under
 // limit: not draining, below the limit, and its breaker not open.
 func (r *Replica) Available(limit int64) bool {
-	return !r.draining.Load() && r.inflight.Load() < limit && r.breaker.allows()
+	return !r.draining.Load() && r.inflight.Load() < limit && r.breaker.allows() && !r.down()
+}
+
+// refusedFor is how long a replica that refused a connection stays out of
+// picking: a process that does not accept connections is gone or not yet
+// listening, and the controller removes a dead one within milliseconds.
+const refusedFor = time.Second
+
+// markRefused takes the replica out of picking for refusedFor.
+func (r *Replica) markRefused() { r.downUntil.Store(r.now().Add(refusedFor).UnixNano()) }
+
+// down reports whether the replica recently refused a connection. The
+// clock is read only after one did.
+func (r *Replica) down() bool {
+	until := r.downUntil.Load()
+	return until != 0 && r.now().UnixNano() < until
 }
 
 // acquire takes one of the replica's limit slots; it fails if the replica is
@@ -99,7 +120,7 @@ func (r *Replica) acquire(limit int64) bool {
 	}
 	// Checked after the increment: Drain sets the flag before it reads the
 	// count, so either Drain sees this request or this request sees Drain.
-	if r.draining.Load() || !r.breaker.allows() {
+	if r.draining.Load() || !r.breaker.allows() || r.down() {
 		r.release()
 		return false
 	}

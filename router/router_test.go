@@ -341,7 +341,34 @@ func TestStreamingReachesTheClientChunkByChunk(t *testing.T) {
 
 func TestBreakerSkipsAFailingReplica(t *testing.T) {
 	good, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	dead := NewReplica("dead", closedAddr(t), ReplicaOptions{BreakerFailures: 2, BreakerOpen: time.Hour})
+	_, srv := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close() // accepts, then drops every request
+	})
+	failing := NewReplica("failing", srv.Listener.Addr().String(), ReplicaOptions{BreakerFailures: 2, BreakerOpen: time.Hour})
+	t.Cleanup(failing.Close)
+	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 100, MaxQueuedRequests: -1}, nil)
+	d.SetReplicas([]*Replica{failing, good})
+	d.intn = func(int) int { return 0 } // always offer the failing one first
+	url := gateway(t, d, "/")
+	for range 10 {
+		resp, err := http.Get(url + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if !failing.breaker.tripped() || failing.Served() != 2 {
+		t.Fatalf("failing replica: tripped %v after %d attempts; want tripped after 2", failing.breaker.tripped(), failing.Served())
+	}
+}
+
+func TestReplicaRefusingConnectionsIsSkippedAtOnce(t *testing.T) {
+	good, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	dead := NewReplica("dead", closedAddr(t), ReplicaOptions{})
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 100, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{dead, good})
 	d.intn = func(int) int { return 0 } // always offer the dead one first
@@ -356,8 +383,8 @@ func TestBreakerSkipsAFailingReplica(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	}
-	if !dead.breaker.tripped() || dead.Served() != 2 {
-		t.Fatalf("dead replica: tripped %v after %d attempts; want tripped after 2", dead.breaker.tripped(), dead.Served())
+	if dead.Served() != 1 {
+		t.Fatalf("a replica that refused a connection got %d attempts, want 1", dead.Served())
 	}
 }
 

@@ -1,6 +1,9 @@
 // Package serve assembles a Gantry gateway: the controller, the HTTP
-// ingress (port 8000) and the admin listener (port 8265: /metrics, pprof,
-// later the REST API and dashboard).
+// ingress (port 8000) and the admin listener (port 8265: Ray's dashboard
+// Serve API under /api/serve/ and /api/ray/version, Gantry's richer view
+// under /api/gantry/, /metrics and pprof). The admin API starts processes:
+// it binds to loopback unless given a token, and then every mutating call
+// needs it.
 //
 // Server.Run owns every component's goroutine. On shutdown it stops the
 // ingress from accepting, waits for in-flight requests to finish, and only

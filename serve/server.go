@@ -36,7 +36,11 @@ type Options struct {
 	// DrainTimeout bounds waiting for in-flight requests at shutdown;
 	// default 30 s.
 	DrainTimeout time.Duration
-	Logger       *slog.Logger
+	// AdminToken, when set, is required (Authorization: Bearer) by every
+	// mutating call on the admin listener; without one the admin listener
+	// must bind a loopback address.
+	AdminToken string
+	Logger     *slog.Logger
 }
 
 // Server is one gateway.
@@ -47,6 +51,9 @@ type Server struct {
 	controller *deploy.Controller
 	registry   *prometheus.Registry
 	draining   atomic.Bool
+	// startConfig is the config the listeners were set up from (never nil).
+	startConfig *deploy.Config
+	id          identity
 
 	ingressLn, adminLn net.Listener
 	ingress, admin     *http.Server
@@ -71,7 +78,11 @@ func New(o Options) (*Server, error) {
 	if o.DashboardAddr == "" {
 		o.DashboardAddr = cfg.DashboardAddr()
 	}
-	s := &Server{opts: o, log: o.Logger, router: router.New(), registry: prometheus.NewRegistry()}
+	if err := checkAdminBind(o.DashboardAddr, o.AdminToken); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, log: o.Logger, router: router.New(), registry: prometheus.NewRegistry(),
+		startConfig: cfg, id: newIdentity(time.Now())}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := router.NewMetrics(s.registry)
 	s.controller = deploy.NewController(deploy.Options{
@@ -116,6 +127,7 @@ func (s *Server) Controller() *deploy.Controller { return s.controller }
 
 func (s *Server) adminRoutes() http.Handler {
 	r := chi.NewRouter()
+	r.Use(requireAdminToken(s.opts.AdminToken))
 	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	r.Get("/-/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("success")) })
 	r.HandleFunc("/debug/pprof/*", pprof.Index)
@@ -123,6 +135,7 @@ func (s *Server) adminRoutes() http.Handler {
 	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	s.apiRoutes(r)
 	return r
 }
 

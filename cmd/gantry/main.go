@@ -17,9 +17,16 @@ import (
 const usage = `usage: gantry <command> [arguments]
 
 commands:
-  serve [CONFIG]     run the gateway (flags: --http-port, --grpc-port, --dashboard-port, --state-dir)
+  serve [CONFIG]     run the gateway (flags: --http-port, --grpc-port, --dashboard-port, --state-dir, --admin-token)
+  deploy CONFIG      apply a config to a running gateway (--wait: until RUNNING)
+  status [-n APP]    show the applications' status as YAML, like Ray's serve status
+  config [-n APP]    show the config a running gateway applied
+  shutdown [-y]      delete every application on a running gateway
   example painter    run the Stable Diffusion example's painter replica (reads $PORT)
   imagine            send prompts to a running example and save diffusion_results.png
+
+deploy, status, config and shutdown take --address (default http://127.0.0.1:8265,
+env GANTRY_ADDRESS) and --admin-token (env GANTRY_ADMIN_TOKEN).
 `
 
 func main() {
@@ -55,6 +62,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serveCmd(ctx, args[1:], stderr)
+	case "deploy":
+		return deployCmd(ctx, args[1:], stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args[1:], stdout, stderr)
+	case "config":
+		return configCmd(ctx, args[1:], stdout, stderr)
+	case "shutdown":
+		return shutdownCmd(ctx, args[1:], stdout, stderr)
 	case "example":
 		if len(args) < 2 || args[1] != "painter" {
 			return usageError{"usage: gantry example painter [--addr HOST:PORT]"}

@@ -22,6 +22,7 @@ type serveFlags struct {
 	httpPort, grpcPort, dashboardPort int
 	stateDir                          string
 	logFormat                         string
+	adminToken                        string
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -33,6 +34,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&f.dashboardPort, "dashboard-port", 0, "REST API, metrics and dashboard port (overrides dashboard.port)")
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where replica logs and applied state are kept")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.adminToken, "admin-token", os.Getenv(serve.AdminTokenEnv),
+		"token every mutating REST API call must send (Authorization: Bearer); required when the dashboard host is not loopback (env "+serve.AdminTokenEnv+")")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gantry serve [CONFIG] [flags]")
 		fs.PrintDefaults()
@@ -50,6 +53,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parse(args); err != nil {
 		return err
 	}
+	// Replicas inherit the gateway's environment: keep the token from them.
+	os.Unsetenv(serve.AdminTokenEnv)
 	var configPath string
 	if rest := fs.Args(); len(rest) > 0 {
 		configPath = rest[0]
@@ -90,7 +95,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("finding the gantry executable: %w", err)
 	}
-	opts := serve.Options{Config: cfg, Self: self, Logger: log,
+	opts := serve.Options{Config: cfg, Self: self, Logger: log, AdminToken: f.adminToken,
 		Store: &deploy.Store{Path: filepath.Join(f.stateDir, "applied.json")}}
 	addrs := cfg
 	if addrs == nil {

@@ -1,0 +1,108 @@
+package serve
+
+import (
+	"encoding/json"
+	"strings"
+
+	"gantry.dev/gantry/deploy"
+)
+
+// Gantry's view, GET /api/gantry/applications: the same shape as Ray's
+// ServeInstanceDetails plus what Ray's schema has no room for. Gantry's CLI
+// and dashboard read this one; Ray's tools read /api/serve/applications/.
+
+// GantryInstance is Ray's ServeInstanceDetails plus the applied config.
+type GantryInstance struct {
+	RayServeInstanceDetails
+	Applications map[string]GantryApplication `json:"applications"`
+	// Config is the whole config last applied, as given (defaults not
+	// filled in); null before any was applied.
+	Config *deploy.Config `json:"config"`
+}
+
+// GantryApplication is Ray's ApplicationDetails with the application's
+// Gantry config as applied in deployed_app_config.
+type GantryApplication struct {
+	RayApplication
+	DeployedAppConfig deploy.Application          `json:"deployed_app_config"`
+	Deployments       map[string]GantryDeployment `json:"deployments"`
+}
+
+// GantryDeployment is Ray's DeploymentDetails plus Gantry's settings.
+type GantryDeployment struct {
+	RayDeployment
+	Replicas []GantryReplica `json:"replicas"`
+	// Config is the deployment's config as written.
+	Config deploy.Deployment `json:"config"`
+	// UserConfig is the user_config in force, any JSON (Ray's
+	// deployment_config only has room for an object).
+	UserConfig json.RawMessage `json:"user_config"`
+	// CodeVersion is the version replicas must run: a hash of the replica
+	// block and ray_actor_options.
+	CodeVersion string `json:"code_version"`
+	// Ingress is true for the deployment that receives the application's
+	// HTTP traffic.
+	Ingress bool `json:"ingress"`
+	// Queued is the number of requests waiting for a replica now.
+	Queued int64 `json:"queued"`
+}
+
+// GantryReplica is Ray's ReplicaDetails with the state as is (PENDING
+// included) and what the router knows.
+type GantryReplica struct {
+	RayReplica
+	// State is Gantry's state: Ray's plus PENDING (waiting for a TPU slice).
+	State string `json:"state"`
+	// Version is the code version the replica runs.
+	Version string `json:"version"`
+	// Address is where the replica serves (host:port).
+	Address string `json:"address"`
+	// Inflight is the number of requests the replica is serving now.
+	Inflight int64 `json:"inflight"`
+}
+
+func (s *Server) gantryInstance(snap deploy.Snapshot) GantryInstance {
+	v := GantryInstance{
+		RayServeInstanceDetails: s.rayInstance(deploy.Snapshot{Config: snap.Config}),
+		Applications:            map[string]GantryApplication{},
+		Config:                  snap.Config,
+	}
+	for _, a := range snap.Applications {
+		ga := GantryApplication{
+			RayApplication:    s.rayApplication(deploy.AppStatus{Name: a.Name, RoutePrefix: a.RoutePrefix, Status: a.Status, Message: a.Message, LastDeployedTime: a.LastDeployedTime}),
+			DeployedAppConfig: a.Config,
+			Deployments:       map[string]GantryDeployment{},
+		}
+		for _, d := range a.Deployments {
+			gd := GantryDeployment{
+				RayDeployment: s.rayDeployment(d),
+				Replicas:      []GantryReplica{},
+				Config:        d.Config,
+				CodeVersion:   d.Spec.CodeVersion,
+				Ingress:       d.Spec.Ingress,
+				Queued:        d.Queued(),
+			}
+			if u := strings.TrimSpace(string(d.Spec.UserConfig)); u != "" {
+				gd.UserConfig = json.RawMessage(u)
+			}
+			gd.RayDeployment.Replicas = nil
+			for _, r := range d.Replicas {
+				gd.Replicas = append(gd.Replicas, s.gantryReplica(r))
+			}
+			ga.Deployments[d.Deployment] = gd
+		}
+		v.Applications[a.Name] = ga
+	}
+	v.RayServeInstanceDetails.Applications = nil
+	return v
+}
+
+func (s *Server) gantryReplica(r deploy.ReplicaStatus) GantryReplica {
+	return GantryReplica{
+		RayReplica: s.rayReplica(r),
+		State:      string(r.State),
+		Version:    r.Version,
+		Address:    r.Address,
+		Inflight:   r.Inflight(),
+	}
+}

@@ -62,14 +62,17 @@ func (c *Controller) autoscale(d *deployment, now time.Time) {
 	queued := d.rt.Queued()
 	s.window.Add(now, float64(d.rt.Inflight()+queued))
 	s.load = s.window.Average(now)
-	running := 0
+	running, floor := 0, 0
 	for _, r := range d.replicas {
 		if serving(r) {
 			running++
+			if r.version != d.spec.CodeVersion {
+				floor = d.target // a rollout is under way: no scaling down until it ends
+			}
 		}
 	}
 	dec, st := autoscale.Decide(s.cfg, autoscale.Input{
-		Now: now, Running: running, Target: d.target, Load: s.load, Queued: int(queued),
+		Now: now, Running: running, Target: d.target, Load: s.load, Queued: int(queued), Floor: floor,
 	}, s.state)
 	s.state, s.decision = st, dec
 	if dec.Target == d.target {

@@ -351,16 +351,7 @@ func TestBreakerSkipsAFailingReplica(t *testing.T) {
 	d.SetReplicas([]*Replica{failing, good})
 	d.intn = func(int) int { return 0 } // always offer the failing one first
 	url := gateway(t, d, "/")
-	for range 10 {
-		resp, err := http.Get(url + "/x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
-	}
+	allOK(t, url+"/x", 10)
 	if !failing.breaker.tripped() || failing.Served() != 2 {
 		t.Fatalf("failing replica: tripped %v after %d attempts; want tripped after 2", failing.breaker.tripped(), failing.Served())
 	}
@@ -373,16 +364,7 @@ func TestReplicaRefusingConnectionsIsSkippedAtOnce(t *testing.T) {
 	d.SetReplicas([]*Replica{dead, good})
 	d.intn = func(int) int { return 0 } // always offer the dead one first
 	url := gateway(t, d, "/")
-	for range 10 {
-		resp, err := http.Get(url + "/x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
-	}
+	allOK(t, url+"/x", 10)
 	if dead.Served() != 1 {
 		t.Fatalf("a replica that refused a connection got %d attempts, want 1", dead.Served())
 	}
@@ -476,6 +458,21 @@ func TestConcurrentAcquireNeverExceedsTheLimit(t *testing.T) {
 }
 
 var traceparentRE = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
+
+// allOK sends n GETs to url and fails the test unless each answers 200.
+func allOK(t *testing.T, url string, n int) {
+	t.Helper()
+	for range n {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
 
 // closedAddr returns an address nothing listens on.
 func closedAddr(t *testing.T) string {

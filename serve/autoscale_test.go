@@ -9,21 +9,10 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/internal/testenv"
-	"gantry.dev/gantry/replica"
 )
 
-// runningCount is the number of RUNNING replicas of the only deployment.
-func runningCount(srv *Server) int {
-	n := 0
-	for _, d := range srv.Controller().Status() {
-		for _, r := range d.Replicas {
-			if r.State == replica.Running {
-				n++
-			}
-		}
-	}
-	return n
-}
+// runningCount is the number of RUNNING replicas.
+func runningCount(srv *Server) int { return len(runningNow(srv)) }
 
 func TestAutoscalerFollowsLoadUpAndBackDown(t *testing.T) {
 	if testing.Short() {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -67,22 +66,24 @@ func gatewayWith(t *testing.T, yaml string) (*Server, string) {
 	return srv, "http://" + srv.HTTPAddr()
 }
 
-// running waits until the deployment has n RUNNING replicas and returns them.
+// runningNow returns the RUNNING replicas of every deployment.
+func runningNow(srv *Server) []deploy.ReplicaStatus {
+	var got []deploy.ReplicaStatus
+	for _, d := range srv.Controller().Status() {
+		for _, r := range d.Replicas {
+			if r.State == replica.Running {
+				got = append(got, r)
+			}
+		}
+	}
+	return got
+}
+
+// running waits until n replicas are RUNNING and returns them.
 func running(t *testing.T, srv *Server, n int) []deploy.ReplicaStatus {
 	t.Helper()
 	var got []deploy.ReplicaStatus
-	ok := testenv.Eventually(30*time.Second, func() bool {
-		got = got[:0]
-		for _, d := range srv.Controller().Status() {
-			for _, r := range d.Replicas {
-				if r.State == replica.Running {
-					got = append(got, r)
-				}
-			}
-		}
-		return len(got) == n
-	})
-	if !ok {
+	if !testenv.Eventually(30*time.Second, func() bool { got = runningNow(srv); return len(got) == n }) {
 		t.Fatalf("want %d RUNNING replicas, have %+v", n, srv.Controller().Status())
 	}
 	return got
@@ -105,60 +106,27 @@ applications:
 `)
 	running(t, srv, 2)
 
-	ctx, stop := context.WithCancel(context.Background())
-	var ok, failed atomic.Int64
-	var firstFailure atomic.Value
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 30 * time.Second}
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				resp, err := client.Get(url + "/slow?ms=5")
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					firstFailure.CompareAndSwap(nil, err.Error())
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	stop := load(url+"/slow?ms=5", 16)
 	kills := 0
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(2 * time.Second)
 	for time.Now().Before(deadline) {
 		<-tick.C
-		for _, d := range srv.Controller().Status() {
-			for _, r := range d.Replicas {
-				if r.State == replica.Running && r.PID > 0 {
-					syscall.Kill(r.PID, syscall.SIGKILL)
-					kills++
-					goto killed
-				}
-			}
+		if rs := runningNow(srv); len(rs) > 0 && rs[0].PID > 0 {
+			syscall.Kill(rs[0].PID, syscall.SIGKILL)
+			kills++
 		}
-	killed:
 	}
 	tick.Stop()
-	stop()
-	wg.Wait()
-	t.Logf("%d kills, %d requests ok, %d failed", kills, ok.Load(), failed.Load())
-	if failed.Load() > 0 {
-		t.Fatalf("%d requests failed; first: %v", failed.Load(), firstFailure.Load())
+	ok, failures := stop()
+	t.Logf("%d kills, %d requests ok, %d failed", kills, ok, len(failures))
+	if len(failures) > 0 {
+		t.Fatalf("%d requests failed; first: %s", len(failures), failures[0])
 	}
 	// The restart backoff (0.5 s doubling to 10 s) leaves stretches with no
 	// RUNNING replica to kill; requests wait in the queue meanwhile.
-	if kills < 5 || ok.Load() < 1000 {
-		t.Fatalf("test did not exercise enough: %d kills, %d requests", kills, ok.Load())
+	if kills < 5 || ok < 1000 {
+		t.Fatalf("test did not exercise enough: %d kills, %d requests", kills, ok)
 	}
 	running(t, srv, 2) // back to full strength
 }

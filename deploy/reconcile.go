@@ -48,9 +48,12 @@ type replicaRun struct {
 	inst      Instance // nil until the backend has started it
 	rep       *router.Replica
 	startedAt time.Time
-	healthyAt time.Time // zero until the first healthy check
+	healthyAt time.Time       // zero until the first healthy check
+	ctx       context.Context // ends when the replica is stopped
 	cancel    context.CancelFunc
 	stopping  bool
+	stopWatch context.CancelFunc // ends the health watch; nil until RUNNING
+	watching  [2]time.Duration   // the health settings the watch runs with
 
 	userConfig    json.RawMessage // the user_config the replica has
 	reconfiguring bool            // a POST /-/reconfigure is under way
@@ -251,6 +254,9 @@ func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
 			servingCur++
 			if !r.reconfiguring && !bytes.Equal(r.userConfig, d.spec.UserConfig) {
 				c.reconfigure(d, r)
+			}
+			if r.stopWatch != nil && r.watching != healthSettings(d.spec) {
+				c.watch(d, r) // new health settings, same process
 			}
 		}
 	}

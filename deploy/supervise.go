@@ -39,29 +39,58 @@ const startupReport = 30 * time.Second
 func (c *Controller) send(ev event) { c.events <- ev }
 
 // startReplica creates a replica record and a supervisor that starts the
-// process, waits for health, and watches it.
+// process and waits for its first healthy check; the loop then watches it.
 func (c *Controller) startReplica(d *deployment, now time.Time) *replicaRun {
 	s := d.spec
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replicaRun{
 		id: c.replicaID(s.Application, s.Name), version: s.CodeVersion, userConfig: s.UserConfig,
-		state: replica.Starting, startedAt: now, cancel: cancel,
+		state: replica.Starting, startedAt: now, ctx: ctx, cancel: cancel,
 	}
 	d.replicas = append(d.replicas, r)
 	spec := ReplicaSpec{
 		ID: r.id, Application: s.Application, Deployment: s.Name,
 		Command: s.Command, Env: s.Env, WorkingDir: s.WorkingDir, UserConfig: s.UserConfig, Hosts: 1,
 	}
-	checker := &replica.Checker{
-		Client: c.health, Path: s.HealthPath,
-		Period: s.HealthCheckPeriod, Timeout: s.HealthCheckTimeout, FailureThreshold: 3,
-	}
+	checker := c.checker(s)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		c.supervise(ctx, d, r, spec, checker)
 	}()
 	return r
+}
+
+// checker returns a health checker with the deployment's settings.
+func (c *Controller) checker(s DeploymentSpec) *replica.Checker {
+	return &replica.Checker{
+		Client: c.health, Path: s.HealthPath,
+		Period: s.HealthCheckPeriod, Timeout: s.HealthCheckTimeout, FailureThreshold: 3,
+	}
+}
+
+// watch checks a running replica's health until it fails or the watch is
+// cancelled: when the replica stops, or to restart the watch with new
+// health settings (health_check_period_s and _timeout_s change in place).
+func (c *Controller) watch(d *deployment, r *replicaRun) {
+	if r.stopWatch != nil {
+		r.stopWatch()
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	r.stopWatch, r.watching = cancel, healthSettings(d.spec)
+	checker, addr, exited := c.checker(d.spec), r.inst.Address(), r.inst.Done()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := checker.Watch(ctx, addr, exited); err != nil && ctx.Err() == nil {
+			c.send(event{kind: evFailed, d: d, r: r, err: err})
+		}
+	}()
+}
+
+// healthSettings are the settings a watch runs with.
+func healthSettings(s DeploymentSpec) [2]time.Duration {
+	return [2]time.Duration{s.HealthCheckPeriod, s.HealthCheckTimeout}
 }
 
 // supervise runs one replica's life until it fails or ctx is cancelled
@@ -89,9 +118,6 @@ func (c *Controller) supervise(ctx context.Context, d *deployment, r *replicaRun
 		return
 	}
 	c.send(event{kind: evReady, d: d, r: r})
-	if err := checker.Watch(ctx, inst.Address(), inst.Done()); err != nil && ctx.Err() == nil {
-		c.send(event{kind: evFailed, d: d, r: r, err: err})
-	}
 }
 
 // handle applies a supervisor's report.
@@ -117,6 +143,7 @@ func (c *Controller) handle(ev event) {
 		r.rep = router.NewReplica(r.id, r.inst.Address(), router.ReplicaOptions{Now: c.now})
 		c.log.Info("replica running", "replica", r.id, "address", r.inst.Address(),
 			"startup", c.now().Sub(r.startedAt).Round(time.Millisecond))
+		c.watch(d, r)
 		c.publishPool(d)
 	case evFailed:
 		if !r.stopping {

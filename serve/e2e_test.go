@@ -43,13 +43,12 @@ func gatewayWith(t *testing.T, yaml string) (*Server, string) {
 	var cfg *deploy.Config
 	if yaml != "" {
 		var err error
-		yaml = strings.ReplaceAll(yaml, "TESTREPLICA", filepath.Join(binDir, "testreplica"))
-		if cfg, err = deploy.Parse([]byte(yaml)); err != nil {
+		if cfg, err = deploy.Parse([]byte(withTestReplica(yaml))); err != nil {
 			t.Fatalf("config: %v", err)
 		}
 	}
 	backend := local.New(local.Options{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	srv, err := New(Options{Config: cfg, Backend: backend, HTTPAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0"})
+	srv, err := New(Options{Config: cfg, Backend: backend, HTTPAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0", Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,4 +274,18 @@ func waitRoute(t *testing.T, url string) {
 	}) {
 		t.Fatalf("%s never answered 200", url)
 	}
+}
+
+// withTestReplica puts the test replica's path where a config's command
+// says [TESTREPLICA.
+func withTestReplica(yaml string) string {
+	return strings.ReplaceAll(yaml, "[TESTREPLICA", "["+filepath.Join(binDir, "testreplica"))
+}
+
+// testLogger logs to stderr when GANTRY_TEST_LOG is set (debugging a test), else nowhere.
+func testLogger() *slog.Logger {
+	if os.Getenv("GANTRY_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,13 +31,15 @@ applications:
   deployments:
   - name: d
     num_replicas: %d
-    health_check_period_s: 1
     graceful_shutdown_timeout_s: 5
 %s`, replicas, extra)
+	if !strings.Contains(extra, "health_check_period_s") {
+		yaml += "    health_check_period_s: 1\n"
+	}
 	if !strings.Contains(extra, "replica:") {
 		yaml += "    replica: {command: [TESTREPLICA]}\n"
 	}
-	cfg, err := deploy.Parse([]byte(strings.ReplaceAll(yaml, "TESTREPLICA", filepath.Join(binDir, "testreplica"))))
+	cfg, err := deploy.Parse([]byte(withTestReplica(yaml)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -231,4 +234,29 @@ func getBody(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+func TestHealthSettingsApplyInPlaceToRunningReplicas(t *testing.T) {
+	srv, _ := gatewayWith(t, "")
+	flag := filepath.Join(t.TempDir(), "unhealthy")
+	withPeriod := func(period string) *deploy.Config {
+		return rolloutConfig(t, 1, "    health_check_period_s: "+period+"\n    health_check_timeout_s: 1\n"+
+			"    replica: {command: [TESTREPLICA], env: {TESTREPLICA_UNHEALTHY_FILE: "+flag+"}}\n")
+	}
+	apply(t, srv, withPeriod("60"))
+	before := settle(t, srv, deploy.AppRunning, 1)
+	apply(t, srv, withPeriod("0.1")) // only the health settings change
+	if after := settle(t, srv, deploy.AppRunning, 1); !slices.Equal(before, after) {
+		t.Fatalf("a health settings change restarted the replica: %v → %v", before, after)
+	}
+	// With the old 60 s period nothing would look for a minute; with the
+	// new one, 3 failed checks replace the replica within a second or so.
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !testenv.Eventually(10*time.Second, func() bool { return !testenv.Alive(before[0]) }) {
+		t.Fatal("an unhealthy replica was not replaced: the new health_check_period_s did not apply")
+	}
+	os.Remove(flag)
+	settle(t, srv, deploy.AppRunning, 1)
 }

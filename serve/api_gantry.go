@@ -45,6 +45,21 @@ type GantryDeployment struct {
 	Ingress bool `json:"ingress"`
 	// Queued is the number of requests waiting for a replica now.
 	Queued int64 `json:"queued"`
+	// Autoscaler is the last autoscaling decision; absent unless the
+	// deployment autoscales.
+	Autoscaler *GantryAutoscaler `json:"autoscaler,omitempty"`
+}
+
+// GantryAutoscaler is what the autoscaler last saw and decided.
+type GantryAutoscaler struct {
+	// Load is requests in flight plus queued, averaged over look_back_period_s.
+	Load float64 `json:"load"`
+	// TargetReplicas is the count the controller works toward.
+	TargetReplicas int `json:"target_replicas"`
+	// WantedReplicas is what the load asks for before the delays.
+	WantedReplicas int `json:"wanted_replicas"`
+	// Reason explains the last decision.
+	Reason string `json:"reason"`
 }
 
 // GantryReplica is Ray's ReplicaDetails with the state as is (PENDING
@@ -81,6 +96,9 @@ func (s *Server) gantryInstance(snap deploy.Snapshot) GantryInstance {
 				CodeVersion:   d.Spec.CodeVersion,
 				Ingress:       d.Spec.Ingress,
 				Queued:        d.Queued(),
+			}
+			if a := d.Autoscaler; a != nil {
+				gd.Autoscaler = &GantryAutoscaler{Load: a.Load, TargetReplicas: d.Target, WantedReplicas: a.Wanted, Reason: a.Reason}
 			}
 			if u := strings.TrimSpace(string(d.Spec.UserConfig)); u != "" {
 				gd.UserConfig = json.RawMessage(u)

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"sync"
@@ -57,6 +58,15 @@ applications:
 	}
 	if d := srv.Controller().Status()[0]; d.Trigger != deploy.TriggerDownscaleCompleted {
 		t.Errorf("trigger after scaling down = %s, want DOWNSCALE_COMPLETED", d.Trigger)
+	}
+	var view GantryInstance
+	_, _, body := call(t, http.MethodGet, "http://"+srv.DashboardAddr()+"/api/gantry/applications", "", "")
+	if err := json.Unmarshal([]byte(body), &view); err != nil {
+		t.Fatal(err)
+	}
+	a := view.Applications["app"].Deployments["d"].Autoscaler
+	if a == nil || a.TargetReplicas != 1 || a.Reason == "" {
+		t.Errorf("the Gantry view shows autoscaler %+v; want target 1 and the reason of the last decision", a)
 	}
 }
 

@@ -41,8 +41,9 @@ type Window struct {
 }
 
 type piece struct {
-	start time.Time
-	area  float64 // load × seconds over the piece
+	start  time.Time
+	area   float64 // load × seconds over the piece
+	hi, lo float64 // the highest and lowest load held within the piece
 }
 
 type sample struct {
@@ -73,9 +74,11 @@ func (w *Window) Add(now time.Time, load float64) {
 	}
 	area := w.last.load * now.Sub(w.last.at).Seconds()
 	if n := len(w.pieces); n > 0 && w.last.at.Sub(w.pieces[n-1].start) < w.gap {
-		w.pieces[n-1].area += area
+		p := &w.pieces[n-1]
+		p.area += area
+		p.hi, p.lo = max(p.hi, w.last.load), min(p.lo, w.last.load)
 	} else {
-		w.pieces = append(w.pieces, piece{start: w.last.at, area: area})
+		w.pieces = append(w.pieces, piece{start: w.last.at, area: area, hi: w.last.load, lo: w.last.load})
 	}
 	w.last = sample{now, load}
 
@@ -114,6 +117,34 @@ func (w *Window) Average(now time.Time) float64 {
 		return w.last.load
 	}
 	return area / covered
+}
+
+// Max returns the highest load held at any time in the period up to now,
+// or 0 when nothing was added (aggregation_function: max).
+func (w *Window) Max(now time.Time) float64 {
+	return w.extreme(now, func(p piece) float64 { return p.hi }, func(a, b float64) float64 { return max(a, b) })
+}
+
+// Min returns the lowest load held at any time in the period up to now, or
+// 0 when nothing was added (aggregation_function: min).
+func (w *Window) Min(now time.Time) float64 {
+	return w.extreme(now, func(p piece) float64 { return p.lo }, func(a, b float64) float64 { return min(a, b) })
+}
+
+// extreme folds pick(piece) with better over the pieces that overlap the
+// period, and the latest sample, which holds until now.
+func (w *Window) extreme(now time.Time, pick func(piece) float64, better func(a, b float64) float64) float64 {
+	if !w.seen {
+		return 0
+	}
+	from := now.Add(-w.period)
+	v := w.last.load
+	for i, p := range w.pieces {
+		if w.end(i).After(from) {
+			v = better(v, pick(p))
+		}
+	}
+	return v
 }
 
 // end is where piece i ends: where the next begins, or at the latest sample.

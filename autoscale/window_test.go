@@ -110,3 +110,29 @@ func TestWindowMatchesExactMean(t *testing.T) {
 		})
 	}
 }
+
+func TestWindowMaxAndMinOverThePeriod(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	w := NewWindow(10 * time.Second)
+	if w.Max(t0) != 0 || w.Min(t0) != 0 {
+		t.Fatal("an empty window has a max or min")
+	}
+	for i, load := range []float64{2, 9, 4, 1, 3} { // one sample a second
+		w.Add(at(float64(i)), load)
+	}
+	if got := w.Max(at(5)); got != 9 {
+		t.Errorf("Max = %v, want 9", got)
+	}
+	if got := w.Min(at(5)); got != 1 {
+		t.Errorf("Min = %v, want 1", got)
+	}
+	// 12 s later the 9 and the 1 have left the 10 s period; 3 holds on.
+	w.Add(at(13), 5)
+	if got, want := w.Max(at(14)), 5.0; got != want {
+		t.Errorf("Max after the peak left the period = %v, want %v", got, want)
+	}
+	if got, want := w.Min(at(14)), 3.0; got != want {
+		t.Errorf("Min after the trough left the period = %v, want %v", got, want)
+	}
+}

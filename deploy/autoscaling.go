@@ -8,11 +8,12 @@ import (
 
 // scaler is a deployment's autoscaling state, owned by the control loop.
 type scaler struct {
-	cfg      autoscale.Config
-	window   *autoscale.Window
-	state    autoscale.State
-	decision autoscale.Decision // the last one, for status and metrics
-	load     float64            // the averaged load the last decision saw
+	cfg       autoscale.Config
+	aggregate string // aggregation_function: mean, max or min
+	window    *autoscale.Window
+	state     autoscale.State
+	decision  autoscale.Decision // the last one, for status and metrics
+	load      float64            // the averaged load the last decision saw
 }
 
 // policyConfig converts a resolved autoscaling_config.
@@ -44,7 +45,7 @@ func (d *deployment) configureScaling(isNew bool) {
 	if d.scaler == nil || d.scaler.cfg.LookBackPeriod != cfg.LookBackPeriod {
 		d.scaler = &scaler{window: autoscale.NewWindow(cfg.LookBackPeriod)}
 	}
-	d.scaler.cfg = cfg
+	d.scaler.cfg, d.scaler.aggregate = cfg, d.spec.Autoscaling.AggregationFunction
 	if isNew {
 		d.target = cfg.InitialReplicas
 	} else {
@@ -61,7 +62,14 @@ func (c *Controller) autoscale(d *deployment, now time.Time) {
 	}
 	queued := d.rt.Queued()
 	s.window.Add(now, float64(d.rt.Inflight()+queued))
-	s.load = s.window.Average(now)
+	switch s.aggregate {
+	case "max":
+		s.load = s.window.Max(now)
+	case "min":
+		s.load = s.window.Min(now)
+	default:
+		s.load = s.window.Average(now)
+	}
 	running, floor := 0, 0
 	for _, r := range d.replicas {
 		if serving(r) {

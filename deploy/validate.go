@@ -67,7 +67,7 @@ func (c *Config) problems() []Problem {
 	v.logging("logging_config", c.LoggingConfig)
 	v.applications(c.Applications)
 	v.workerGroups(c.WorkerGroups)
-	return v.problems
+	return append(v.problems, ValidatePlacement(c)...)
 }
 
 func (v *validator) httpOptions(h *HTTPOptions) {

@@ -431,6 +431,8 @@ func TestRayViewMapsWhatRayCannotHold(t *testing.T) {
 	gpus, mem := 2.0, 1e9
 	started := time.Unix(1700000000, 500_000_000)
 	cfg, err := deploy.Parse([]byte(`
+worker_groups:
+- {name: tpu-group, accelerator: tpu-v4-podslice, topology: 2x2x1, chips_per_host: 4, replicas: 1}
 applications:
 - name: hidden
   route_prefix: null

@@ -79,8 +79,13 @@ func (c *Controller) autoscale(d *deployment, now time.Time) {
 			}
 		}
 	}
+	ceiling := 0 // no limit but max_replicas
+	if g := d.group; g != nil {
+		// Never ask for more slices than the group can give this deployment.
+		ceiling = max(1, c.slices.Free(g.Name)+c.slices.Owned(g.Name, d.spec.Application+"#"+d.spec.Name+"#"))
+	}
 	dec, st := autoscale.Decide(s.cfg, autoscale.Input{
-		Now: now, Running: running, Target: d.target, Load: s.load, Queued: int(queued), Floor: floor,
+		Now: now, Running: running, Target: d.target, Load: s.load, Queued: int(queued), Floor: floor, Ceiling: ceiling,
 	}, s.state)
 	s.state, s.decision = st, dec
 	if dec.Target == d.target {

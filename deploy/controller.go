@@ -39,6 +39,7 @@ type Controller struct {
 	// Owned by Run.
 	apps    map[string]*application // by name, including those being deleted
 	applied *Config
+	slices  *Slices // TPU slices of the worker groups, held by replica id
 
 	mu       sync.Mutex
 	snapshot Snapshot

@@ -38,6 +38,7 @@ type deployment struct {
 	backoff       replica.Backoff // spaces out restarts while replicas keep crashing
 	nextStart     time.Time       // no replica starts before this (backoff)
 	scaler        *scaler         // nil unless autoscaling
+	group         *WorkerGroup    // the worker group its replicas take slices of; nil without TPU
 }
 
 // replicaRun is one replica as the controller sees it.
@@ -57,6 +58,9 @@ type replicaRun struct {
 
 	userConfig    json.RawMessage // the user_config the replica has
 	reconfiguring bool            // a POST /-/reconfigure is under way
+
+	group string // the worker group of its slice; "" without TPU
+	slice int    // the slice it holds; -1 while PENDING or without TPU
 }
 
 // apply makes cfg the desired state: new deployments are created, settings
@@ -65,9 +69,13 @@ type replicaRun struct {
 func (c *Controller) apply(cfg *Config) {
 	now := c.now()
 	specs := map[[2]string]DeploymentSpec{}
-	for _, s := range cfg.Specs(c.self) {
+	groups := map[[2]string]*WorkerGroup{}
+	tpuGroups := DeploymentGroups(cfg)
+	for i, s := range cfg.Specs(c.self) {
 		specs[[2]string{s.Application, s.Name}] = s
+		groups[[2]string{s.Application, s.Name}] = tpuGroups[i]
 	}
+	c.placeOn(cfg.WorkerGroups)
 	listed := map[string]bool{}
 	var routes []router.Route
 	for _, ac := range cfg.Applications {
@@ -105,6 +113,7 @@ func (c *Controller) apply(cfg *Config) {
 				d.status, d.trigger, d.message, d.startFailures = DeploymentUpdating, TriggerConfigUpdateStarted, "", 0
 			}
 			d.spec, d.config, d.target = s, dc, s.NumReplicas
+			d.group = groups[[2]string{name, dc.Name}]
 			d.configureScaling(isNew)
 			d.rt.Update(routing(s))
 			if s.Ingress && s.RoutePrefix != "" {
@@ -240,6 +249,7 @@ func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
 		}
 		return false
 	})
+	c.placePending(d)
 	// Start current replicas: up to the target, with at most surge more
 	// replicas than the target alive while old ones still serve.
 	surge := max(1, d.target/5)
@@ -264,6 +274,19 @@ func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
 		c.stopReplica(d, old[0])
 		old = old[1:]
 	}
+	// A worker group with no spare slice: the new replica waits for a slice
+	// that only an old one can free, so replace in place, one slice at a
+	// time: capacity dips by one slice while the rest keep serving (never
+	// twice the TPUs, unlike a blue/green upgrade).
+	if len(old) > 0 && d.group != nil && c.slices.Free(d.group.Name) == 0 && !c.stoppingOld(d) {
+		for _, r := range cur {
+			if r.state == replica.Pending && !r.stopping {
+				c.stopReplica(d, old[0])
+				old = old[1:]
+				break
+			}
+		}
+	}
 	// Scale down: replicas that are not serving yet go first, then the newest.
 	excess := len(cur) + len(old) - d.target
 	if len(old) > 0 || excess <= 0 {
@@ -281,6 +304,17 @@ func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
 			excess--
 		}
 	}
+}
+
+// stoppingOld reports whether an old-version replica of d is still being
+// stopped (its slice not yet free).
+func (c *Controller) stoppingOld(d *deployment) bool {
+	for _, r := range d.replicas {
+		if r.stopping && r.version != d.spec.CodeVersion {
+			return true
+		}
+	}
+	return false
 }
 
 // serving reports whether r takes requests: healthy and in the pool.
@@ -302,7 +336,7 @@ func (c *Controller) publishPool(d *deployment) {
 // stopAll stops every replica of d (the deployment was removed).
 func (c *Controller) stopAll(d *deployment) {
 	d.target = 0
-	for _, r := range d.replicas {
+	for _, r := range slices.Clone(d.replicas) { // stopping may drop records
 		if !r.stopping {
 			c.stopReplica(d, r)
 		}

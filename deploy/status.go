@@ -69,6 +69,11 @@ type ReplicaStatus struct {
 	LogPath   string
 	// Version is the code version the replica runs (DeploymentSpec.CodeVersion).
 	Version string
+	// Group and Slice say which TPU slice it holds; Slice is -1 for none.
+	Group string
+	Slice int
+	// Members are its processes, one per host of its slice (member 0 takes the traffic).
+	Members []Member
 	rep     *router.Replica
 }
 
@@ -117,12 +122,14 @@ func (c *Controller) publishStatus() {
 				ds.Autoscaler = &AutoscalerStatus{Load: sc.load, Wanted: sc.decision.Wanted, Reason: sc.decision.Reason}
 			}
 			for _, r := range d.replicas {
-				rs := ReplicaStatus{ID: r.id, State: r.state, StartedAt: r.startedAt, Version: r.version, rep: r.rep}
+				rs := ReplicaStatus{ID: r.id, State: r.state, StartedAt: r.startedAt, Version: r.version,
+					Group: r.group, Slice: r.slice, rep: r.rep}
 				if r.inst != nil {
 					rs.Address = r.inst.Address()
 					rs.LogPath = r.inst.LogPath()
-					if m := r.inst.Members(); len(m) > 0 {
-						rs.PID = m[0].PID
+					rs.Members = r.inst.Members()
+					if len(rs.Members) > 0 {
+						rs.PID = rs.Members[0].PID
 					}
 				}
 				ds.Replicas = append(ds.Replicas, rs)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,27 +39,56 @@ const startupReport = 30 * time.Second
 
 func (c *Controller) send(ev event) { c.events <- ev }
 
-// startReplica creates a replica record and a supervisor that starts the
-// process and waits for its first healthy check; the loop then watches it.
+// startReplica creates a replica record and, once it holds a TPU slice (if
+// its deployment needs one; else at once), launches it: a supervisor starts
+// the process and waits for its first healthy check, then the loop watches
+// it. Without a free slice the replica waits in PENDING.
 func (c *Controller) startReplica(d *deployment, now time.Time) *replicaRun {
 	s := d.spec
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replicaRun{
 		id: c.replicaID(s.Application, s.Name), version: s.CodeVersion, userConfig: s.UserConfig,
-		state: replica.Starting, startedAt: now, ctx: ctx, cancel: cancel,
+		state: replica.Starting, startedAt: now, ctx: ctx, cancel: cancel, slice: -1,
 	}
 	d.replicas = append(d.replicas, r)
+	if c.takeSlice(d, r) {
+		c.launch(d, r)
+	}
+	return r
+}
+
+// launch starts r's supervisor.
+func (c *Controller) launch(d *deployment, r *replicaRun) {
+	s := d.spec
+	r.state = replica.Starting
 	spec := ReplicaSpec{
 		ID: r.id, Application: s.Application, Deployment: s.Name,
-		Command: s.Command, Env: s.Env, WorkingDir: s.WorkingDir, UserConfig: s.UserConfig, Hosts: 1,
+		Command: s.Command, Env: s.Env, WorkingDir: s.WorkingDir, UserConfig: s.UserConfig,
 	}
+	placement(&spec, d.group, r.slice)
 	checker := c.checker(s)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		c.supervise(ctx, d, r, spec, checker)
+		c.supervise(r.ctx, d, r, spec, checker)
 	}()
-	return r
+}
+
+// placePending launches PENDING replicas of d for which a slice is free.
+func (c *Controller) placePending(d *deployment) {
+	for _, r := range d.replicas {
+		if r.state == replica.Pending && !r.stopping && c.takeSlice(d, r) {
+			c.launch(d, r)
+		}
+	}
+}
+
+// forget drops a replica that has no process (any more): it leaves the
+// deployment's records and gives back its slice.
+func (c *Controller) forget(d *deployment, r *replicaRun) {
+	r.cancel()
+	c.releaseSlice(r)
+	d.replicas = slices.DeleteFunc(d.replicas, func(x *replicaRun) bool { return x == r })
 }
 
 // checker returns a health checker with the deployment's settings.
@@ -127,6 +157,7 @@ func (c *Controller) handle(ev event) {
 	case evStarted:
 		if ev.err != nil {
 			c.failed(d, r, fmt.Errorf("starting replica: %w", ev.err))
+			c.forget(d, r) // no process to stop
 			return
 		}
 		r.inst = ev.inst
@@ -164,12 +195,7 @@ func (c *Controller) handle(ev event) {
 			c.log.Info("replica reconfigured", "replica", r.id)
 		}
 	case evStopped:
-		for i, x := range d.replicas {
-			if x == r {
-				d.replicas = append(d.replicas[:i], d.replicas[i+1:]...)
-				break
-			}
-		}
+		c.forget(d, r)
 	}
 }
 
@@ -234,8 +260,11 @@ func (c *Controller) stopReplica(d *deployment, r *replicaRun) {
 		r.state = replica.Stopping
 	}
 	c.publishPool(d)
-	if r.inst != nil {
+	switch {
+	case r.inst != nil:
 		c.finishStop(d, r)
+	case r.state == replica.Pending:
+		c.forget(d, r) // never launched: nothing to stop
 	}
 	// Otherwise the backend is still starting it; evStarted finishes the stop.
 }

@@ -74,6 +74,26 @@ type GantryReplica struct {
 	Address string `json:"address"`
 	// Inflight is the number of requests the replica is serving now.
 	Inflight int64 `json:"inflight"`
+	// Slice is the TPU slice the replica holds; absent without one.
+	Slice *GantrySlice `json:"slice,omitempty"`
+	// Members are the replica's processes, one per host of its slice;
+	// member 0 takes the traffic.
+	Members []GantryMember `json:"members,omitempty"`
+}
+
+// GantrySlice names a TPU slice: its worker group and index (TPU_NAME is
+// <group>-<index>).
+type GantrySlice struct {
+	Group string `json:"group"`
+	Index int    `json:"index"`
+}
+
+// GantryMember is one process of a replica.
+type GantryMember struct {
+	Host    int    `json:"host"`
+	Address string `json:"address"`
+	PID     int    `json:"pid"`
+	LogPath string `json:"log_file_path"`
 }
 
 func (s *Server) gantryInstance(snap deploy.Snapshot) GantryInstance {
@@ -116,11 +136,18 @@ func (s *Server) gantryInstance(snap deploy.Snapshot) GantryInstance {
 }
 
 func (s *Server) gantryReplica(r deploy.ReplicaStatus) GantryReplica {
-	return GantryReplica{
+	gr := GantryReplica{
 		RayReplica: s.rayReplica(r),
 		State:      string(r.State),
 		Version:    r.Version,
 		Address:    r.Address,
 		Inflight:   r.Inflight(),
 	}
+	if r.Slice >= 0 && r.Group != "" {
+		gr.Slice = &GantrySlice{Group: r.Group, Index: r.Slice}
+	}
+	for _, m := range r.Members {
+		gr.Members = append(gr.Members, GantryMember{Host: m.Host, Address: m.Address, PID: m.PID, LogPath: m.LogPath})
+	}
+	return gr
 }

@@ -379,16 +379,7 @@ func TestDrainWaitsForInflightRequests(t *testing.T) {
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{rep})
 	url := gateway(t, d, "/")
-	codes := make(chan int)
-	go func() {
-		resp, err := http.Get(url + "/x")
-		if err != nil {
-			codes <- -1
-			return
-		}
-		resp.Body.Close()
-		codes <- resp.StatusCode
-	}()
+	codes := getAsync(url + "/x")
 	waitFor(t, func() bool { return rep.Inflight() == 1 })
 	d.SetReplicas(nil)
 	drained := make(chan bool)
@@ -459,6 +450,22 @@ func TestConcurrentAcquireNeverExceedsTheLimit(t *testing.T) {
 
 var traceparentRE = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
 
+// getAsync GETs url in the background; the channel yields the status, or
+// -1 when the request failed.
+func getAsync(url string) <-chan int {
+	codes := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(url)
+		if err != nil {
+			codes <- -1
+			return
+		}
+		resp.Body.Close()
+		codes <- resp.StatusCode
+	}()
+	return codes
+}
+
 // allOK sends n GETs to url and fails the test unless each answers 200.
 func allOK(t *testing.T, url string, n int) {
 	t.Helper()
@@ -507,16 +514,7 @@ func TestRetryWaitsForAnUntriedReplicaInsteadOfTheOneThatFailed(t *testing.T) {
 	}
 	d.SetReplicas([]*Replica{dead, good}) // the dead one is still in the pool
 	url := gateway(t, d, "/")
-	codes := make(chan int)
-	go func() {
-		resp, err := http.Get(url + "/x")
-		if err != nil {
-			codes <- -1
-			return
-		}
-		resp.Body.Close()
-		codes <- resp.StatusCode
-	}()
+	codes := getAsync(url + "/x")
 	waitFor(t, func() bool { return d.Queued() == 1 }) // the retry waits for the good one
 	d.Release(held)
 	if code := <-codes; code != 200 || dead.Served() != 1 {

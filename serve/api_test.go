@@ -1,10 +1,8 @@
 package serve
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"gantry.dev/gantry/deploy"
-	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/internal/testenv"
 )
 
@@ -27,21 +24,7 @@ import (
 // dashboard and ingress URLs.
 func apiGateway(t *testing.T, token string) (srv *Server, dashboard, ingress string) {
 	t.Helper()
-	backend := local.New(local.Options{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	srv, err := New(Options{Backend: backend, HTTPAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0", AdminToken: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		backend.Close()
-	})
+	srv = runServer(t, Options{AdminToken: token})
 	return srv, "http://" + srv.DashboardAddr(), "http://" + srv.HTTPAddr()
 }
 

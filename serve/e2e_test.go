@@ -47,8 +47,28 @@ func gatewayWith(t *testing.T, yaml string) (*Server, string) {
 			t.Fatalf("config: %v", err)
 		}
 	}
+	srv := runServer(t, Options{Config: cfg})
+	return srv, "http://" + srv.HTTPAddr()
+}
+
+// runServer runs a gateway with o (on free loopback ports and a local
+// backend unless o says otherwise) until the test ends.
+func runServer(t *testing.T, o Options) *Server {
+	t.Helper()
 	backend := local.New(local.Options{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	srv, err := New(Options{Config: cfg, Backend: backend, HTTPAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0", Logger: testLogger()})
+	if o.Backend == nil {
+		o.Backend = backend
+	}
+	if o.HTTPAddr == "" {
+		o.HTTPAddr = "127.0.0.1:0"
+	}
+	if o.DashboardAddr == "" {
+		o.DashboardAddr = "127.0.0.1:0"
+	}
+	if o.Logger == nil {
+		o.Logger = testLogger()
+	}
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +82,7 @@ func gatewayWith(t *testing.T, yaml string) (*Server, string) {
 		}
 		backend.Close()
 	})
-	return srv, "http://" + srv.HTTPAddr()
+	return srv
 }
 
 // runningNow returns the RUNNING replicas of every deployment.

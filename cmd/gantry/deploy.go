@@ -256,22 +256,7 @@ type depStatus struct {
 }
 
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf clientFlags
-	var name string
-	fs := newFlagSet("gantry status", "gantry status [-n APP] [--address URL]", stderr)
-	cf.register(fs)
-	fs.StringVar(&name, "n", "", "show only this application")
-	fs.StringVar(&name, "name", "", "show only this application")
-	if pos, err := parseArgs(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError{fmt.Sprintf("gantry status takes no arguments, got %q", pos)}
-	}
-	c, err := newAPIClient(cf)
-	if err != nil {
-		return err
-	}
-	v, err := c.view(ctx)
+	c, v, name, err := fetchView(ctx, "status", "show only this application", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -298,22 +283,7 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf clientFlags
-	var name string
-	fs := newFlagSet("gantry config", "gantry config [-n APP] [--address URL]", stderr)
-	cf.register(fs)
-	fs.StringVar(&name, "n", "", "print only this application's config")
-	fs.StringVar(&name, "name", "", "print only this application's config")
-	if pos, err := parseArgs(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError{fmt.Sprintf("gantry config takes no arguments, got %q", pos)}
-	}
-	c, err := newAPIClient(cf)
-	if err != nil {
-		return err
-	}
-	v, err := c.view(ctx)
+	c, v, name, err := fetchView(ctx, "config", "print only this application's config", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -332,6 +302,28 @@ func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		v.Config.Applications = []deploy.Application{}
 	}
 	return printYAML(stdout, v.Config)
+}
+
+// fetchView parses the flags of `gantry status` and `gantry config`
+// (-n APP and the client flags) and fetches the gateway's view.
+func fetchView(ctx context.Context, cmd, nameHelp string, args []string, stderr io.Writer) (*apiClient, *serve.GantryInstance, string, error) {
+	var cf clientFlags
+	var name string
+	fs := newFlagSet("gantry "+cmd, "gantry "+cmd+" [-n APP] [--address URL]", stderr)
+	cf.register(fs)
+	fs.StringVar(&name, "n", "", nameHelp)
+	fs.StringVar(&name, "name", "", nameHelp)
+	if pos, err := parseArgs(fs, args); err != nil {
+		return nil, nil, "", err
+	} else if len(pos) > 0 {
+		return nil, nil, "", usageError{fmt.Sprintf("gantry %s takes no arguments, got %q", cmd, pos)}
+	}
+	c, err := newAPIClient(cf)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	v, err := c.view(ctx)
+	return c, v, name, err
 }
 
 func shutdownCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -114,17 +114,18 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 			}
 			return writeError(w, http.StatusBadGateway, "replica "+rep.id+" failed: "+err.Error()), false
 		}
-		if timer != nil && !timer.Stop() {
-			resp.Body.Close()
-			d.Release(rep)
-			return d.failure(w, r, ctx, context.Cause(ctx)), false
-		}
 		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Gantry-Rejected") != "" &&
 			body.replayable() && attempt < s.MaxAttempts {
+			// A rejection is no response: request_timeout_s keeps running.
 			drainAndClose(resp.Body)
 			d.Release(rep)
 			d.metrics.retried("rejected")
 			continue
+		}
+		if timer != nil && !timer.Stop() {
+			resp.Body.Close()
+			d.Release(rep)
+			return d.failure(w, r, ctx, context.Cause(ctx)), false
 		}
 		rep.breaker.record(true)
 		code, aborted := copyResponse(w, resp)

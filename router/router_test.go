@@ -521,3 +521,24 @@ func TestRetryWaitsForAnUntriedReplicaInsteadOfTheOneThatFailed(t *testing.T) {
 		t.Fatalf("status %d after %d attempts on the dead replica; want 200 after 1", code, dead.Served())
 	}
 }
+
+// A Gantry-Rejected answer is not the start of a response: the retry after
+// it is still bounded by request_timeout_s.
+func TestRequestTimeoutStillHoldsAfterARejection(t *testing.T) {
+	rejecting, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Gantry-Rejected", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	slow, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1, RequestTimeout: 200 * time.Millisecond}, nil)
+	d.SetReplicas([]*Replica{rejecting, slow})
+	d.intn = func(int) int { return 0 } // the rejecting replica first
+	if code := <-getAsync(gateway(t, d, "/") + "/x"); code != http.StatusGatewayTimeout {
+		t.Fatalf("status %d after a rejection and a slow retry, want 504", code)
+	}
+}

@@ -80,9 +80,9 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	var out *http.Request // only for streamed bodies, which go through http.Transport
 	if body.stream != nil {
-		out = outbound(r, a.prefix)
-		out.Header["X-Request-Id"] = []string{a.requestID}
-		out.Header["Traceparent"] = []string{a.traceparent}
+		if out, err = outbound(r, &a); err != nil {
+			return writeError(w, http.StatusBadRequest, "request target: "+err.Error()), false
+		}
 	}
 	idempotent := s.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
 
@@ -183,42 +183,18 @@ var hopByHop = map[string]bool{
 	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
 }
 
-// outbound builds the request to the replica: the path without the route
-// prefix, the client's headers minus hop-by-hop ones, and forwarding headers.
-func outbound(r *http.Request, prefix string) *http.Request {
+// outbound builds the request to the replica for http.Transport (streamed
+// bodies): the same target and headers writeHead writes.
+func outbound(r *http.Request, a *attempt) (*http.Request, error) {
+	u, err := url.ParseRequestURI(target(r, a.prefix))
+	if err != nil {
+		return nil, err
+	}
+	u.Scheme = "http"
 	h := make(http.Header, len(r.Header)+6)
-	for k, v := range r.Header {
-		if !hopByHop[k] {
-			h[k] = v
-		}
-	}
-	for _, c := range r.Header["Connection"] {
-		for _, name := range strings.Split(c, ",") {
-			delete(h, http.CanonicalHeaderKey(strings.TrimSpace(name)))
-		}
-	}
-	if te := r.Header.Get("Te"); strings.Contains(te, "trailers") {
-		h["Te"] = []string{"trailers"}
-	}
-	delete(h, "Expect") // the body is read before the first attempt
+	outboundHeaders(r, a, func(k, v string) { h[k] = append(h[k], v) })
 	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = noValue // keep Go's default agent out
-	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		h["X-Forwarded-For"] = []string{ip}
-	}
-	h["X-Forwarded-Host"] = []string{r.Host}
-	h["X-Forwarded-Proto"] = protoHTTP
-	u := &url.URL{Scheme: "http", Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	if prefix != "/" && prefix != "" {
-		h["X-Forwarded-Prefix"] = []string{prefix}
-		u.Path = stripPrefix(u.Path, prefix)
-		if u.RawPath != "" {
-			u.RawPath = stripPrefix(u.RawPath, prefix)
-		}
+		h["User-Agent"] = []string{""} // keep Go's default agent out
 	}
 	return &http.Request{
 		Method:     r.Method,
@@ -228,14 +204,8 @@ func outbound(r *http.Request, prefix string) *http.Request {
 		ProtoMinor: 1,
 		Header:     h,
 		Host:       r.Host,
-	}
+	}, nil
 }
-
-// Header values shared by every outbound request; never modified.
-var (
-	protoHTTP = []string{"http"}
-	noValue   = []string{""}
-)
 
 func stripPrefix(path, prefix string) string {
 	rest := strings.TrimPrefix(path, prefix)

@@ -10,9 +10,8 @@ import (
 )
 
 // writeHead writes the request line and headers of r as the replica should
-// see them: the route prefix stripped, hop-by-hop headers dropped,
-// forwarding headers, the request id and trace context set. Written straight
-// from the client's request: no header map is copied.
+// see them (see outboundHeaders), straight from the client's request: no
+// header map is copied.
 func writeHead(bw *bufio.Writer, r *http.Request, a *attempt, bodyLen int) {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
@@ -20,47 +19,47 @@ func writeHead(bw *bufio.Writer, r *http.Request, a *attempt, bodyLen int) {
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
-	listed := connectionListed(r)
-	for k, vv := range r.Header {
-		if skipOutbound[k] || hopByHop[k] || listed[k] {
-			continue
-		}
-		for _, v := range vv {
-			if strings.ContainsAny(v, "\r\n") {
-				continue
-			}
-			header(bw, k, v)
-		}
-	}
-	if te := r.Header.Get("Te"); strings.Contains(te, "trailers") {
-		header(bw, "Te", "trailers")
-	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
-			bw.WriteString("X-Forwarded-For: ")
-			for _, p := range prior {
-				bw.WriteString(p)
-				bw.WriteString(", ")
-			}
-			bw.WriteString(ip)
-			bw.WriteString("\r\n")
-		} else {
-			header(bw, "X-Forwarded-For", ip)
-		}
-	}
-	header(bw, "X-Forwarded-Host", r.Host)
-	header(bw, "X-Forwarded-Proto", "http")
-	if a.prefix != "/" && a.prefix != "" {
-		header(bw, "X-Forwarded-Prefix", a.prefix)
-	}
-	header(bw, "X-Request-Id", a.requestID)
-	header(bw, "Traceparent", a.traceparent)
+	outboundHeaders(r, a, func(k, v string) { header(bw, k, v) })
 	if bodyLen > 0 || r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		bw.WriteString("Content-Length: ")
 		bw.WriteString(strconv.Itoa(bodyLen))
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")
+}
+
+// outboundHeaders calls emit for every header the replica should see: the
+// client's, minus hop-by-hop ones (and those its Connection header names)
+// and those the gateway sets itself, plus the forwarding headers, the
+// request id and the trace context. Both ways of sending a request use it.
+func outboundHeaders(r *http.Request, a *attempt, emit func(k, v string)) {
+	listed := connectionListed(r)
+	for k, vv := range r.Header {
+		if skipOutbound[k] || hopByHop[k] || listed[k] {
+			continue
+		}
+		for _, v := range vv {
+			if !strings.ContainsAny(v, "\r\n") {
+				emit(k, v)
+			}
+		}
+	}
+	if te := r.Header.Get("Te"); strings.Contains(te, "trailers") {
+		emit("Te", "trailers")
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		emit("X-Forwarded-For", ip)
+	}
+	emit("X-Forwarded-Host", r.Host)
+	emit("X-Forwarded-Proto", "http")
+	if a.prefix != "/" && a.prefix != "" {
+		emit("X-Forwarded-Prefix", a.prefix)
+	}
+	emit("X-Request-Id", a.requestID)
+	emit("Traceparent", a.traceparent)
 }
 
 // skipOutbound are client headers the gateway replaces or drops: it sets

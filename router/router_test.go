@@ -542,3 +542,38 @@ func TestRequestTimeoutStillHoldsAfterARejection(t *testing.T) {
 		t.Fatalf("status %d after a rejection and a slow retry, want 504", code)
 	}
 }
+
+// Unsized and large bodies stream through http.Transport instead of the
+// pooled connections; the replica must see the same request either way.
+func TestStreamedBodyArrivesWithTheSameRewrites(t *testing.T) {
+	type seen struct {
+		path, prefix, id, trace, body string
+	}
+	got := make(chan seen, 1)
+	rep, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.URL.Path, r.Header.Get("X-Forwarded-Prefix"), r.Header.Get("X-Request-Id"), r.Header.Get("Traceparent"), string(b)}
+	})
+	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1}, nil)
+	d.SetReplicas([]*Replica{rep})
+	url := gateway(t, d, "/app")
+	payload := strings.Repeat("tensor bytes ", 200_000) // 2.6 MB, over MaxBufferedBody
+	pr, pw := io.Pipe()
+	go func() {
+		io.WriteString(pw, payload)
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", url+"/app/upload?x=1", pr) // no length: chunked
+	req.Header.Set("X-Request-Id", "stream-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s := <-got
+	if resp.StatusCode != 200 || s.path != "/upload" || s.prefix != "/app" || s.id != "stream-1" ||
+		!traceparentRE.MatchString(s.trace) || s.body != payload {
+		t.Fatalf("status %d; replica saw path %q prefix %q id %q trace %q and %d of %d body bytes",
+			resp.StatusCode, s.path, s.prefix, s.id, s.trace, len(s.body), len(payload))
+	}
+}

@@ -24,15 +24,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := testenv.Build("gantry.dev/gantry/internal/testreplica")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testenv.RunWithBinaries(m, &binDir, "gantry.dev/gantry/internal/testreplica"))
 }
 
 // gatewayWith starts an in-process gateway on free ports with the config

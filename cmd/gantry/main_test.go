@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -28,15 +27,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := testenv.Build("gantry.dev/gantry/cmd/gantry", "gantry.dev/gantry/internal/testreplica")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testenv.RunWithBinaries(m, &binDir, "gantry.dev/gantry/cmd/gantry", "gantry.dev/gantry/internal/testreplica"))
 }
 
 func gantryPath() string      { return filepath.Join(binDir, "gantry") }

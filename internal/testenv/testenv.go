@@ -60,3 +60,17 @@ func Eventually(within time.Duration, cond func() bool) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// RunWithBinaries builds the main packages pkgs (as Build does), sets *dir
+// to where they are, runs the tests and removes the binaries. It is the
+// whole of a TestMain: os.Exit(testenv.RunWithBinaries(m, &binDir, pkgs...)).
+func RunWithBinaries(m interface{ Run() int }, dir *string, pkgs ...string) int {
+	d, err := Build(pkgs...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(d)
+	*dir = d
+	return m.Run()
+}

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"gantry.dev/gantry/replica"
 	"gantry.dev/gantry/router"
 )
 
@@ -179,5 +178,3 @@ func randomID() string {
 func (c *Controller) replicaID(app, dep string) string {
 	return app + "#" + dep + "#" + c.newID()
 }
-
-var _ = replica.Running

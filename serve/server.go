@@ -41,6 +41,10 @@ type Options struct {
 	// must bind a loopback address.
 	AdminToken string
 	Logger     *slog.Logger
+	// Follower and Detach are passed to the controller (deploy.Options):
+	// on Kubernetes a gateway follows until it is elected, and leaves the
+	// replica pods running when it stops.
+	Follower, Detach bool
 }
 
 // Server is one gateway.
@@ -87,6 +91,7 @@ func New(o Options) (*Server, error) {
 	metrics := router.NewMetrics(s.registry)
 	s.controller = deploy.NewController(deploy.Options{
 		Backend: o.Backend, Router: s.router, Metrics: metrics, Logger: o.Logger, Self: o.Self, Store: o.Store,
+		Follower: o.Follower, Detach: o.Detach,
 	})
 	s.registry.MustRegister(deploy.NewCollector(s.controller))
 

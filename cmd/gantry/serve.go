@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/local"
@@ -23,6 +24,9 @@ type serveFlags struct {
 	stateDir                          string
 	logFormat                         string
 	adminToken                        string
+	backend, namespace                string
+	httpHost                          string
+	leaseDuration                     time.Duration
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -36,6 +40,10 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.adminToken, "admin-token", os.Getenv(serve.AdminTokenEnv),
 		"token every mutating REST API call must send (Authorization: Bearer); required when the dashboard host is not loopback (env "+serve.AdminTokenEnv+")")
+	fs.StringVar(&f.backend, "backend", "local", "where replicas run: local (child processes) or kubernetes (pods; the config comes from GantryService resources)")
+	fs.StringVar(&f.namespace, "namespace", "", "with --backend kubernetes: the namespace to watch and run pods in (default $POD_NAMESPACE, else default)")
+	fs.StringVar(&f.httpHost, "http-host", "", "HTTP ingress host (overrides http_options.host; default 0.0.0.0 with --backend kubernetes)")
+	fs.DurationVar(&f.leaseDuration, "lease-duration", 15*time.Second, "with --backend kubernetes: how long a dead leader keeps the gateway Lease before another gateway takes over")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gantry serve [CONFIG] [flags]")
 		fs.PrintDefaults()
@@ -107,6 +115,19 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if f.dashboardPort != 0 {
 		opts.DashboardAddr = withPort(addrs.DashboardAddr(), f.dashboardPort)
 	}
+	if f.httpHost != "" {
+		opts.HTTPAddr = withHost(cmpOr(opts.HTTPAddr, addrs.HTTPAddr()), f.httpHost)
+	}
+	switch f.backend {
+	case "local":
+	case "kubernetes":
+		if configPath != "" {
+			return usageError{"gantry serve --backend kubernetes takes no config file: it applies the GantryService resources of its namespace"}
+		}
+		return serveKubernetes(ctx, f, opts, log)
+	default:
+		return usageError{fmt.Sprintf("--backend must be local or kubernetes, got %q", f.backend)}
+	}
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
@@ -118,6 +139,21 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	return srv.Run(ctx)
+}
+
+func withHost(addr, host string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		port = "8000"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func withPort(addr string, port int) string {

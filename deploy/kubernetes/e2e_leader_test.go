@@ -162,3 +162,35 @@ func podUIDs(t *testing.T, ns string) map[string]types.UID {
 	}
 	return out
 }
+
+// A gateway that stops leaves the replica pods running (they outlive it);
+// the next one adopts them: no pod is replaced, no process restarted, and
+// it serves through them and reconciles.
+func TestGatewayRestartAdoptsPods(t *testing.T) {
+	_, ns, kubelet := setup(t)
+	tpuPool(t, "v4-restart-a", "tpu-v4-podslice", "2x2x1", 1, 4)
+	tpuPool(t, "v4-restart-b", "tpu-v4-podslice", "2x2x1", 1, 4)
+	_, stop := startStoppableGateway(t, ns, "gw-first")
+	create(t, ns, loadService(t, "../../examples/stable-diffusion/gantryservice.yaml"))
+	waitStatus(t, ns, "stable-diffusion-tpu", 2*time.Minute, "Running with 2 endpoints", running(2, 1))
+	uids, pids := podUIDs(t, ns), kubelet.PIDs()
+	stop()
+	if got := podUIDs(t, ns); !maps.Equal(got, uids) {
+		t.Fatalf("pods after the gateway stopped %v, before %v: want them left running", got, uids)
+	}
+
+	srv := startGateway(t, ns, "gw-second")
+	if !testenv.Eventually(time.Minute, func() bool { return imagine(srv.HTTPAddr()) == nil }) {
+		t.Fatalf("the new gateway does not serve: %v", imagine(srv.HTTPAddr()))
+	}
+	update(t, ns, "stable-diffusion-tpu", func(cfg map[string]any) {
+		firstDeployment(cfg)["user_config"] = map[string]any{"default_steps": int64(10)}
+	})
+	waitStatus(t, ns, "stable-diffusion-tpu", time.Minute, "generation 2 Running under the new gateway", running(2, 2))
+	if got := podUIDs(t, ns); !maps.Equal(got, uids) {
+		t.Errorf("pods under the new gateway %v, before %v: a replica pod was replaced", got, uids)
+	}
+	if got := kubelet.PIDs(); !maps.Equal(got, pids) {
+		t.Errorf("replica processes %v, before %v: a replica was restarted", got, pids)
+	}
+}

@@ -126,6 +126,13 @@ func logFile(t *testing.T, name string) *os.File {
 // startGateway runs a gateway in this process, as `gantry serve --backend
 // kubernetes` does, and returns its server.
 func startGateway(t *testing.T, ns, identity string) *serve.Server {
+	srv, _ := startStoppableGateway(t, ns, identity)
+	return srv
+}
+
+// startStoppableGateway is startGateway with a function that stops the
+// gateway (as SIGTERM does) and waits for it to end.
+func startStoppableGateway(t *testing.T, ns, identity string) (*serve.Server, func()) {
 	t.Setenv("KUBECONFIG", env.Kubeconfig)
 	log := slog.New(slog.NewTextHandler(logFile(t, "gateway-"+identity), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	gw, err := kubernetes.NewGateway(kubernetes.GatewayOptions{Namespace: ns, Identity: identity, Logger: log,
@@ -141,13 +148,17 @@ func startGateway(t *testing.T, ns, identity string) *serve.Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- gw.Run(ctx, srv.Controller(), srv.Run) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway: %v", err)
-		}
-	})
-	return srv
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("gateway %s: %v", identity, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return srv, stop
 }
 
 // loadService reads a GantryService manifest and makes its replicas run

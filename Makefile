@@ -6,13 +6,14 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VENV ?= .venv-ci
 PYTHON ?= python3
 
-.PHONY: test test-go test-raycli raycli-venv build lint bench example
+.PHONY: test test-go test-raycli raycli-venv build lint bench example k8s-testenv
 
 ## test: formatting, vet, every Go test with the race detector, and Ray's CLI against gantry
 test: test-go test-raycli
 
-## test-go: formatting, vet and every Go test with the race detector
-test-go:
+## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests included
+test-go: export GANTRY_K8S_TESTS=1
+test-go: k8s-testenv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -29,6 +30,10 @@ $(VENV)/.installed: tests/raycli/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/raycli/requirements.txt
 	touch $@
+
+## k8s-testenv: build (once; cached under ~/.cache/gantry-k8s) the etcd, kube-apiserver, kube-scheduler and kwok the Kubernetes tests run
+k8s-testenv:
+	@hack/k8s-testenv/build.sh >/dev/null
 
 ## build: the gantry binary in ./bin
 build:

@@ -241,8 +241,9 @@ func TestRunPodsServesOnThePodIPAndStopsOnDelete(t *testing.T) {
 	if !testenv.Eventually(wait, func() bool { return !testenv.Alive(pid) }) {
 		t.Fatalf("process %d still running after its pod was deleted", pid)
 	}
-	if pids := k.PIDs(); len(pids) != 0 {
-		t.Errorf("PIDs() = %v after delete, want none", pids)
+	// PIDs drops the pod once the process has been reaped, a moment after it died.
+	if !testenv.Eventually(wait, func() bool { return len(k.PIDs()) == 0 }) {
+		t.Errorf("PIDs() = %v after delete, want none", k.PIDs())
 	}
 	if _, err := client.Get("http://" + addr + "/whoami"); err == nil {
 		t.Errorf("%s still answers after the pod was deleted", addr)

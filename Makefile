@@ -6,13 +6,14 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VENV ?= .venv-ci
 PYTHON ?= python3
 
-.PHONY: test test-go test-raycli raycli-venv build lint bench example
+.PHONY: test test-go test-raycli test-charts raycli-venv build lint bench example k8s-testenv
 
-## test: formatting, vet, every Go test with the race detector, and Ray's CLI against gantry
-test: test-go test-raycli
+## test: formatting, vet, every Go test with the race detector, Ray's CLI against gantry, and the Helm chart
+test: test-go test-raycli test-charts
 
-## test-go: formatting, vet and every Go test with the race detector
-test-go:
+## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests included
+test-go: export GANTRY_K8S_TESTS=1
+test-go: k8s-testenv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -29,6 +30,17 @@ $(VENV)/.installed: tests/raycli/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/raycli/requirements.txt
 	touch $@
+
+## k8s-testenv: build (once; cached under ~/.cache/gantry-k8s) the etcd, kube-apiserver, kube-scheduler and kwok the Kubernetes tests run
+k8s-testenv:
+	@hack/k8s-testenv/build.sh >/dev/null
+
+## test-charts: helm lint and helm template of charts/gantry (helm runs from the Go module proxy)
+test-charts:
+	hack/helm.sh lint --strict charts/gantry
+	hack/helm.sh lint --strict charts/gantry -f charts/gantry/values-example.yaml --set metrics.serviceMonitor.enabled=true
+	hack/helm.sh template gantry charts/gantry --include-crds >/dev/null
+	hack/helm.sh template gantry charts/gantry -f charts/gantry/values-example.yaml --set metrics.serviceMonitor.enabled=true >/dev/null
 
 ## build: the gantry binary in ./bin
 build:

@@ -1,7 +1,3 @@
-//go:build k8sharness
-
-// The build tag goes once internal/k8stest (branch k8senv) is merged.
-
 package kubernetes_test
 
 import (

@@ -247,3 +247,47 @@ applications:
 		t.Errorf("%d pods, want 1", len(pods(t, ns)))
 	}
 }
+
+// Several GantryServices make one config: each runs its applications, and
+// a service reusing an application name an older one has is refused with a
+// message naming that service, without touching either.
+func TestServicesShareTheNamespace(t *testing.T) {
+	_, ns, _ := setup(t)
+	tpuPool(t, "cpu-shared", "", "", 1, 0)
+	srv := startGateway(t, ns, "gw-0")
+	app := func(name, prefix string) string {
+		return `
+applications:
+  - name: ` + name + `
+    route_prefix: ` + prefix + `
+    deployments:
+      - name: painter
+        replica: {image: painter, command: [gantry, example, painter]}
+        health_check_period_s: 1
+`
+	}
+	create(t, ns, newService(t, "first", app("art", "/art")))
+	waitStatus(t, ns, "first", 2*time.Minute, "Running", running(1, 1))
+	create(t, ns, newService(t, "second", app("art", "/other")))
+	st := waitStatus(t, ns, "second", time.Minute, "refused", func(st status) bool {
+		return st.condition("Ready").Reason == "ValidationFailed"
+	})
+	if msg := st.condition("Ready").Message; !strings.Contains(msg, `application "art" is already defined by GantryService first`) {
+		t.Errorf("second service's message %q does not name the conflict", msg)
+	}
+	create(t, ns, newService(t, "third", app("sketch", "/sketch")))
+	waitStatus(t, ns, "third", 2*time.Minute, "Running", running(1, 1))
+	waitStatus(t, ns, "first", time.Minute, "still Running", running(1, 1))
+	for _, prefix := range []string{"/art", "/sketch"} {
+		resp, err := client.Get("http://" + srv.HTTPAddr() + prefix + "/imagine?prompt=x&steps=1&width=64&height=64")
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("GET %s/imagine: %v %v", prefix, err, resp)
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}
+	if n := len(pods(t, ns)); n != 2 {
+		t.Errorf("%d pods, want 2 (first's and third's)", n)
+	}
+}

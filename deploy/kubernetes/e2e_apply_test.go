@@ -153,7 +153,9 @@ applications:
 	if len(ps) != 2 {
 		t.Fatalf("%d pods, want 2 (the hosts of one 2x2x2 slice)", len(ps))
 	}
-	slices.SortFunc(ps, func(a, b corev1.Pod) int { return strings.Compare(a.Labels["gantry.dev/group-index"], b.Labels["gantry.dev/group-index"]) })
+	slices.SortFunc(ps, func(a, b corev1.Pod) int {
+		return strings.Compare(a.Labels["gantry.dev/group-index"], b.Labels["gantry.dev/group-index"])
+	})
 	hostnames := "mh-group-0-0.mh-headless,mh-group-0-1.mh-headless"
 	for h, p := range ps {
 		checkTPUPod(t, p, "tpu-v4-podslice", "2x2x2")

@@ -73,6 +73,12 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 			return usageError{fmt.Sprintf("gantry serve takes one config file, got extra arguments %q", fs.Args())}
 		}
 	}
+	switch {
+	case f.backend != "local" && f.backend != "kubernetes":
+		return usageError{fmt.Sprintf("--backend must be local or kubernetes, got %q", f.backend)}
+	case f.backend == "kubernetes" && configPath != "":
+		return usageError{"gantry serve --backend kubernetes takes no config file: it applies the GantryService resources of its namespace"}
+	}
 	for name, p := range map[string]int{"--http-port": f.httpPort, "--grpc-port": f.grpcPort, "--dashboard-port": f.dashboardPort} {
 		if p < 0 || p > 65535 {
 			return usageError{fmt.Sprintf("%s must be between 1 and 65535, got %d", name, p)}
@@ -118,15 +124,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if f.httpHost != "" {
 		opts.HTTPAddr = withHost(cmpOr(opts.HTTPAddr, addrs.HTTPAddr()), f.httpHost)
 	}
-	switch f.backend {
-	case "local":
-	case "kubernetes":
-		if configPath != "" {
-			return usageError{"gantry serve --backend kubernetes takes no config file: it applies the GantryService resources of its namespace"}
-		}
+	if f.backend == "kubernetes" {
 		return serveKubernetes(ctx, f, opts, log)
-	default:
-		return usageError{fmt.Sprintf("--backend must be local or kubernetes, got %q", f.backend)}
 	}
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)

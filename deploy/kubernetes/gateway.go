@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -105,6 +107,9 @@ func (g *Gateway) Namespace() string { return g.o.Namespace }
 // ctrl) along with the pod cache, the GantryService watcher and the leader
 // election. Losing the Lease ends Run with ErrLostLease.
 func (g *Gateway) Run(ctx context.Context, ctrl *deploy.Controller, serve func(context.Context) error) error {
+	if err := g.preflight(ctx); err != nil {
+		return err
+	}
 	g.services = NewServices(ServicesOptions{Dynamic: g.dyn, Namespace: g.o.Namespace, Controller: ctrl,
 		Leading: g.leading.Load, Logger: g.o.Logger})
 	eg, ctx := errgroup.WithContext(ctx)
@@ -126,4 +131,23 @@ func (g *Gateway) Run(ctx context.Context, ctrl *deploy.Controller, serve func(c
 		return nil
 	}
 	return err
+}
+
+// preflight fails fast, with what to do, when the GantryService resource is
+// not installed or not readable, rather than waiting on a watch that never
+// syncs.
+func (g *Gateway) preflight(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := g.dyn.Resource(GantryServices).Namespace(g.o.Namespace).List(ctx, metav1.ListOptions{Limit: 1})
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("the GantryService resource (%s) is not installed: apply charts/gantry/crds/gantryservices.yaml: %w", GantryServices.GroupResource(), err)
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("this gateway may not list gantryservices in namespace %s (see the chart's Role): %w", g.o.Namespace, err)
+	default:
+		return fmt.Errorf("listing gantryservices in namespace %s: %w", g.o.Namespace, err)
+	}
 }

@@ -2,6 +2,7 @@ package kubernetes_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"gantry.dev/gantry/deploy/kubernetes"
 )
@@ -18,12 +20,24 @@ import (
 // at a time: requests keep being answered by the other replica (zero
 // failures), and at no observation do pods hold more slices than the pool
 // has.
+//
+// With a spare slice (3 slices, 2 replicas) the rollout surges instead,
+// still within the pool.
 func TestRolloutUnderTraffic(t *testing.T) {
+	t.Run("in place, no spare slice", func(t *testing.T) { rollout(t, 2) })
+	t.Run("surge onto a spare slice", func(t *testing.T) { rollout(t, 3) })
+}
+
+func rollout(t *testing.T, poolSlices int) {
 	_, ns, _ := setup(t)
-	tpuPool(t, "roll-a", "tpu-v4-podslice", "2x2x1", 1, 4)
-	tpuPool(t, "roll-b", "tpu-v4-podslice", "2x2x1", 1, 4)
+	for i := range poolSlices {
+		tpuPool(t, "roll-"+strconv.Itoa(poolSlices)+"-"+strconv.Itoa(i), "tpu-v4-podslice", "2x2x1", 1, 4)
+	}
 	srv := startGateway(t, ns, "gw-0")
 	svc := loadService(t, "../../examples/stable-diffusion/gantryservice.yaml")
+	groups, _, _ := unstructured.NestedSlice(svc.Object, "spec", "serveConfig", "worker_groups")
+	groups[0].(map[string]any)["replicas"] = int64(poolSlices)
+	unstructured.SetNestedSlice(svc.Object, groups, "spec", "serveConfig", "worker_groups")
 	create(t, ns, svc)
 	waitStatus(t, ns, "stable-diffusion-tpu", 2*time.Minute, "Running with 2 endpoints", running(2, 1))
 	before := versions(t, ns)
@@ -79,8 +93,11 @@ func TestRolloutUnderTraffic(t *testing.T) {
 	if ok.Load() == 0 {
 		t.Error("no request was answered during the rollout")
 	}
-	if maxSlices.Load() > 2 {
-		t.Errorf("pods held %d slices at once; the pool has 2", maxSlices.Load())
+	if maxSlices.Load() > int64(poolSlices) {
+		t.Errorf("pods held %d slices at once; the pool has %d", maxSlices.Load(), poolSlices)
+	}
+	if poolSlices > 2 && maxSlices.Load() < 3 {
+		t.Errorf("at most %d slices held: the rollout did not surge onto the spare slice", maxSlices.Load())
 	}
 }
 

@@ -168,43 +168,50 @@ func (in *instance) PendingReason() string {
 func (in *instance) Stop(grace time.Duration) error {
 	in.finish(errStopped)
 	defer in.b.unregister(in)
-	secs := int64(grace.Seconds())
 	ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
 	defer cancel()
 	var errs []error
 	for _, n := range in.names {
-		if n != "" {
-			if err := in.b.deletePod(ctx, n, secs); err != nil {
-				errs = append(errs, fmt.Errorf("deleting pod %s: %w", n, err))
-			}
+		if n == "" {
+			continue
+		}
+		if err := in.b.deletePod(ctx, n, int64(grace.Seconds())); err != nil {
+			errs = append(errs, fmt.Errorf("deleting pod %s: %w", n, err))
 		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	force := time.Now().Add(grace + 10*time.Second)
+	force := time.NewTimer(grace + 10*time.Second)
+	defer force.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for forced := false; ; {
-		left := 0
-		for _, n := range in.names {
-			if n != "" && in.b.exists(n) {
-				left++
-				if !forced && time.Now().After(force) {
-					in.b.deletePod(ctx, n, 0)
-				}
-			}
-		}
-		if left == 0 {
+	for {
+		left := in.left()
+		if len(left) == 0 {
 			return nil
 		}
-		forced = forced || time.Now().After(force)
 		select {
 		case <-tick.C:
+		case <-force.C:
+			for _, n := range left {
+				in.b.deletePod(ctx, n, 0)
+			}
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the pods of %s to go: %w", in.id, ctx.Err())
+			return fmt.Errorf("waiting for the pods of %s (%s) to go: %w", in.id, strings.Join(left, ", "), ctx.Err())
 		}
 	}
+}
+
+// left returns the instance's pods the cache still holds.
+func (in *instance) left() []string {
+	var out []string
+	for _, n := range in.names {
+		if n != "" && in.b.exists(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // LogPath names host 0's pod.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -25,7 +26,7 @@ type serveFlags struct {
 	logFormat                         string
 	adminToken                        string
 	backend, namespace                string
-	httpHost                          string
+	httpHost, dashboardHost           string
 	leaseDuration                     time.Duration
 }
 
@@ -43,6 +44,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.backend, "backend", "local", "where replicas run: local (child processes) or kubernetes (pods; the config comes from GantryService resources)")
 	fs.StringVar(&f.namespace, "namespace", "", "with --backend kubernetes: the namespace to watch and run pods in (default $POD_NAMESPACE, else default)")
 	fs.StringVar(&f.httpHost, "http-host", "", "HTTP ingress host (overrides http_options.host; default 0.0.0.0 with --backend kubernetes)")
+	fs.StringVar(&f.dashboardHost, "dashboard-host", "", "REST API, metrics and dashboard host (overrides dashboard.host; beyond loopback it needs --admin-token)")
 	fs.DurationVar(&f.leaseDuration, "lease-duration", 15*time.Second, "with --backend kubernetes: how long a dead leader keeps the gateway Lease before another gateway takes over")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gantry serve [CONFIG] [flags]")
@@ -122,7 +124,10 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		opts.DashboardAddr = withPort(addrs.DashboardAddr(), f.dashboardPort)
 	}
 	if f.httpHost != "" {
-		opts.HTTPAddr = withHost(cmpOr(opts.HTTPAddr, addrs.HTTPAddr()), f.httpHost)
+		opts.HTTPAddr = withHost(cmp.Or(opts.HTTPAddr, addrs.HTTPAddr()), f.httpHost)
+	}
+	if f.dashboardHost != "" {
+		opts.DashboardAddr = withHost(cmp.Or(opts.DashboardAddr, addrs.DashboardAddr()), f.dashboardHost)
 	}
 	if f.backend == "kubernetes" {
 		return serveKubernetes(ctx, f, opts, log)
@@ -143,16 +148,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 func withHost(addr, host string) string {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		port = "8000"
+		return addr
 	}
 	return net.JoinHostPort(host, port)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func withPort(addr string, port int) string {

@@ -2,6 +2,7 @@ package kubernetes_test
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -291,5 +292,20 @@ applications:
 	}
 	if n := len(pods(t, ns)); n != 2 {
 		t.Errorf("%d pods, want 2 (first's and third's)", n)
+	}
+
+	// The GantryServices are the config: one deleted through the REST API
+	// comes back.
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+srv.DashboardAddr()+"/api/serve/applications/", nil)
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("DELETE /api/serve/applications/: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if !testenv.Eventually(time.Minute, func() bool {
+		apps := srv.Controller().Snapshot().Config
+		return apps != nil && len(apps.Applications) == 2 && imagine(srv.HTTPAddr()+"/art") == nil
+	}) {
+		t.Errorf("the GantryServices' applications did not come back after a DELETE through the REST API: %+v", srv.Controller().Snapshot().Config)
 	}
 }

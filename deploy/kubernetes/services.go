@@ -113,6 +113,7 @@ func (s *Services) Run(ctx context.Context) error {
 		case <-s.nudge:
 			s.sync(ctx)
 		case <-tick.C:
+			s.sync(ctx) // also undoes a config applied another way (the REST API)
 		}
 		if s.o.Leading() {
 			s.writeStatus(ctx)
@@ -176,7 +177,8 @@ func (s *Services) sync(ctx context.Context) {
 	}
 	s.svcs, s.owners = next, owners
 	js, _ := json.Marshal(merged)
-	same := string(js) == string(s.applied)
+	current, _ := json.Marshal(s.o.Controller.Snapshot().Config)
+	same := string(js) == string(s.applied) && string(js) == string(current)
 	s.mu.Unlock()
 	if same {
 		return

@@ -54,8 +54,9 @@ type Env struct {
 	logf  func(string, ...any)
 	procs []*process // in start order; stopped in reverse, so etcd last
 
-	ipMu  sync.Mutex
-	ipUse map[string]chan struct{} // pod IP → closed when the process using it has exited
+	mu       sync.Mutex               // guards ipUse and kubelets
+	ipUse    map[string]chan struct{} // pod IP → closed when the process using it has exited
+	kubelets []*Kubelet               // stopped by Stop before the control plane
 
 	keep bool // keep Dir on Stop
 }
@@ -232,8 +233,16 @@ func (e *Env) waitReady(ctx context.Context, api *process) error {
 	}
 }
 
-// Stop kills every component, etcd last, and removes Dir (kept if a test failed under Main).
+// Stop stops every Kubelet RunPods started, then kills every component, etcd last, and
+// removes Dir (kept if a test failed under Main).
 func (e *Env) Stop() {
+	e.mu.Lock()
+	kubelets := e.kubelets
+	e.kubelets = nil
+	e.mu.Unlock()
+	for _, k := range kubelets {
+		k.Stop()
+	}
 	for i := len(e.procs) - 1; i >= 0; i-- {
 		e.procs[i].stop(10 * time.Second)
 	}

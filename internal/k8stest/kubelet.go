@@ -84,6 +84,9 @@ func (e *Env) RunPods(ctx context.Context, ns, selector string) *Kubelet {
 		defer k.wg.Done()
 		inf.Run(ctx.Done())
 	}()
+	e.mu.Lock()
+	e.kubelets = append(e.kubelets, k)
+	e.mu.Unlock()
 	return k
 }
 
@@ -257,20 +260,20 @@ func graceOf(pod *corev1.Pod) time.Duration {
 // claimIP waits until no process of this Env uses ip, then marks it used until release.
 func (e *Env) claimIP(ctx context.Context, ip string) (release func(), err error) {
 	for {
-		e.ipMu.Lock()
+		e.mu.Lock()
 		busy, ok := e.ipUse[ip]
 		if !ok {
 			done := make(chan struct{})
 			e.ipUse[ip] = done
-			e.ipMu.Unlock()
+			e.mu.Unlock()
 			return func() {
-				e.ipMu.Lock()
+				e.mu.Lock()
 				delete(e.ipUse, ip)
-				e.ipMu.Unlock()
+				e.mu.Unlock()
 				close(done)
 			}, nil
 		}
-		e.ipMu.Unlock()
+		e.mu.Unlock()
 		select {
 		case <-busy:
 		case <-ctx.Done():

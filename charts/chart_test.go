@@ -184,6 +184,7 @@ func TestChartDefaultsAreAcceptedByTheAPIServer(t *testing.T) {
 	for _, want := range []string{
 		"ServiceAccount/gantry", "Role/gantry", "RoleBinding/gantry", "Secret/gantry-admin-token",
 		"Deployment/gantry", "Service/gantry-serve", "Service/gantry-grpc", "Service/gantry-dashboard",
+		"PodDisruptionBudget/gantry",
 	} {
 		if _, ok := objs[want]; !ok {
 			t.Errorf("chart renders no %s; got %v", want, keys(objs))

@@ -31,11 +31,6 @@ const (
 type Options struct {
 	// Logf receives progress lines (building, starting). Nil: discarded.
 	Logf func(format string, args ...any)
-	// TPUTaint makes TPU node pools GKE-like: their nodes carry the taint
-	// google.com/tpu=present:NoSchedule and the apiserver's ExtendedResourceToleration
-	// admission plugin adds the toleration to pods that request google.com/tpu.
-	// Default false: no taints.
-	TPUTaint bool
 }
 
 // Env is a running control plane.
@@ -50,7 +45,6 @@ type Env struct {
 	// kube-scheduler.log, kwok.log, pods/). Stop removes it unless a test failed under Main.
 	Dir string
 
-	opts  Options
 	logf  func(string, ...any)
 	procs []*process // in start order; stopped in reverse, so etcd last
 
@@ -77,7 +71,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Dir: dir, opts: opts, logf: logf, ipUse: map[string]chan struct{}{}}
+	e := &Env{Dir: dir, logf: logf, ipUse: map[string]chan struct{}{}}
 	if err := e.start(ctx, bin); err != nil {
 		e.keep = true
 		e.Stop()
@@ -133,11 +127,10 @@ func (e *Env) start(ctx context.Context, bin string) error {
 	if err != nil {
 		return err
 	}
-	admission := []string{"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition"}
-	if e.opts.TPUTaint {
-		admission = append(admission, "--enable-admission-plugins=ExtendedResourceToleration")
-	}
-	api, err := e.run("kube-apiserver", bin, append(admission,
+	api, err := e.run("kube-apiserver", bin,
+		// Without a node lifecycle controller, TaintNodesByCondition would leave every new
+		// node tainted not-ready, and ServiceAccount would want default ServiceAccounts.
+		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -154,7 +147,7 @@ func (e *Env) start(ctx context.Context, bin string) error {
 		"--service-cluster-ip-range="+ServiceCIDR,
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
-	)...)
+	)
 	if err != nil {
 		return err
 	}

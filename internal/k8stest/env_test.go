@@ -248,6 +248,26 @@ func TestRunPodsServesOnThePodIPAndStopsOnDelete(t *testing.T) {
 	if _, err := client.Get("http://" + addr + "/whoami"); err == nil {
 		t.Errorf("%s still answers after the pod was deleted", addr)
 	}
+
+	// A new pod of the same name (as a StatefulSet-style replacement) runs afresh.
+	createPod(t, e, ns, serverPod(t, "server-0", "serve-v4"))
+	p = waitPod(t, e, ns, "server-0", "Running again", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && p.Status.PodIP != ""
+	})
+	addr = net.JoinHostPort(p.Status.PodIP, "8080")
+	if !testenv.Eventually(wait, func() bool {
+		resp, err := client.Get("http://" + addr + "/whoami")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatalf("the replacement pod never answered on %s; problems: %v", addr, k.Problems())
+	}
+	if again := k.PIDs()["server-0"]; again == 0 || again == pid {
+		t.Errorf("replacement pid = %d, want a new process (old %d)", again, pid)
+	}
 }
 
 func TestRunPodsRefusesPodIPOutsideLoopback(t *testing.T) {

@@ -19,8 +19,6 @@ import (
 
 // Loopback address ranges the control plane hands out. All of 127.0.0.0/8 is local on Linux.
 const (
-	// PodCIDR is where KWOK takes pod IPs from.
-	PodCIDR = "127.64.0.0/16"
 	// NodeIP is every KWOK node's InternalIP.
 	NodeIP = "127.63.0.1"
 	// ServiceCIDR is where the apiserver takes ClusterIPs from.
@@ -41,12 +39,16 @@ type Env struct {
 	Config *rest.Config
 	// Client is an admin clientset.
 	Client kubernetes.Interface
+	// PodCIDR is where KWOK takes this Env's pod IPs from: a /16 of 127.64.0.0/10 that no
+	// other Env on the machine uses at the same time.
+	PodCIDR string
 	// Dir holds the components' state and logs (etcd.log, kube-apiserver.log,
 	// kube-scheduler.log, kwok.log, pods/). Stop removes it unless a test failed under Main.
 	Dir string
 
-	logf  func(string, ...any)
-	procs []*process // in start order; stopped in reverse, so etcd last
+	logf       func(string, ...any)
+	procs      []*process // in start order; stopped in reverse, so etcd last
+	releaseNet func()     // gives PodCIDR back
 
 	mu       sync.Mutex               // guards ipUse and kubelets
 	ipUse    map[string]chan struct{} // pod IP → closed when the process using it has exited
@@ -71,7 +73,12 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Dir: dir, logf: logf, ipUse: map[string]chan struct{}{}}
+	cidr, release, err := reservePodCIDR()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	e := &Env{Dir: dir, PodCIDR: cidr, logf: logf, releaseNet: release, ipUse: map[string]chan struct{}{}}
 	if err := e.start(ctx, bin); err != nil {
 		e.keep = true
 		e.Stop()
@@ -184,12 +191,12 @@ func (e *Env) start(ctx context.Context, bin string) error {
 		"--config="+filepath.Join(bin, "kwok-stages.yaml"),
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+kwokAnnotation+"="+kwokAnnotationValue,
-		"--cidr="+PodCIDR,
+		"--cidr="+e.PodCIDR,
 		"--node-ip="+NodeIP,
 	); err != nil {
 		return err
 	}
-	e.logf("control plane up at %s in %s (logs in %s)", host, time.Since(started).Round(time.Millisecond), e.Dir)
+	e.logf("control plane up at %s, pods in %s, in %s (logs in %s)", host, e.PodCIDR, time.Since(started).Round(time.Millisecond), e.Dir)
 	return nil
 }
 
@@ -240,6 +247,10 @@ func (e *Env) Stop() {
 		e.procs[i].stop(10 * time.Second)
 	}
 	e.procs = nil
+	if e.releaseNet != nil {
+		e.releaseNet()
+		e.releaseNet = nil
+	}
 	if e.keep {
 		e.logf("control plane state and logs kept in %s", e.Dir)
 		return

@@ -132,9 +132,9 @@ func TestTPUPodIsScheduledOntoItsPool(t *testing.T) {
 	if p.Spec.NodeName != nodes[0] && p.Spec.NodeName != nodes[1] {
 		t.Errorf("scheduled onto %q, want one of %v", p.Spec.NodeName, nodes)
 	}
-	_, podNet, _ := net.ParseCIDR(k8stest.PodCIDR)
+	_, podNet, _ := net.ParseCIDR(e.PodCIDR)
 	if ip := net.ParseIP(p.Status.PodIP); ip == nil || !podNet.Contains(ip) {
-		t.Errorf("pod IP %q, want one in %s", p.Status.PodIP, k8stest.PodCIDR)
+		t.Errorf("pod IP %q, want one in %s", p.Status.PodIP, e.PodCIDR)
 	}
 }
 

@@ -19,7 +19,7 @@ const (
 // holds, and a function that gives it back. The reservation is an flock on a file in the
 // temp directory, so it ends when the process does, however it ends.
 func reservePodCIDR() (cidr string, release func(), err error) {
-	dir := filepath.Join(os.TempDir(), "gantry-k8stest-podnets")
+	dir := filepath.Join(os.TempDir(), "gantry-k8s-podnets")
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return "", nil, fmt.Errorf("pod CIDR reservations: %w", err)
 	}

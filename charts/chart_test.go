@@ -178,12 +178,14 @@ func keys(m map[string]*unstructured.Unstructured) []string {
 }
 
 func TestChartDefaultsAreAcceptedByTheAPIServer(t *testing.T) {
+	t.Parallel()
 	e := k8stest.Need(t, env)
 	ns := e.Namespace(t)
 	objs := applyChart(t, e, render(t, ns))
 	for _, want := range []string{
 		"ServiceAccount/gantry", "Role/gantry", "RoleBinding/gantry", "Secret/gantry-admin-token",
 		"Deployment/gantry", "Service/gantry-serve", "Service/gantry-grpc", "Service/gantry-dashboard",
+		"PodDisruptionBudget/gantry",
 	} {
 		if _, ok := objs[want]; !ok {
 			t.Errorf("chart renders no %s; got %v", want, keys(objs))
@@ -213,6 +215,7 @@ func TestChartDefaultsAreAcceptedByTheAPIServer(t *testing.T) {
 }
 
 func TestChartExampleValuesAreAcceptedByTheAPIServer(t *testing.T) {
+	t.Parallel()
 	e := k8stest.Need(t, env)
 	ns := e.Namespace(t)
 	objs := applyChart(t, e, render(t, ns, "-f", filepath.Join("gantry", "values-example.yaml")))
@@ -233,6 +236,7 @@ func TestChartExampleValuesAreAcceptedByTheAPIServer(t *testing.T) {
 // installs, writes its status through the status subresource, and reads it back as the
 // table `kubectl get gantryservices` prints.
 func TestGantryServiceCRDServesStatusAndColumns(t *testing.T) {
+	t.Parallel()
 	e := k8stest.Need(t, env)
 	ns := e.Namespace(t)
 	applyChart(t, e, render(t, ns))
@@ -331,6 +335,7 @@ spec:
 // TestChartRoleIsLeastPrivilege applies the chart's ServiceAccount, Role and RoleBinding
 // for real and asks the apiserver's RBAC authorizer what the gateway may do.
 func TestChartRoleIsLeastPrivilege(t *testing.T) {
+	t.Parallel()
 	e := k8stest.Need(t, env)
 	ns := e.Namespace(t)
 	objs := applyChart(t, e, render(t, ns))
@@ -391,6 +396,7 @@ func TestChartRoleIsLeastPrivilege(t *testing.T) {
 // TestDryRunRejectsAnInvalidRender shows the dry run checks something: a Deployment with
 // negative replicas renders, and the apiserver refuses it.
 func TestDryRunRejectsAnInvalidRender(t *testing.T) {
+	t.Parallel()
 	e := k8stest.Need(t, env)
 	ns := e.Namespace(t)
 	a := newApplier(t, e)

@@ -11,7 +11,8 @@
 // token. There is no kube-controller-manager: no namespace finalization, no garbage
 // collection of owned objects, no default ServiceAccounts (the ServiceAccount admission
 // plugin is off so pods need none). KWOK marks pods scheduled onto its nodes Running and
-// Ready and gives them an IP from 127.64.0.0/16; nodes get InternalIP 127.63.0.1.
+// Ready and gives them an IP from Env.PodCIDR, a /16 of 127.64.0.0/10 reserved for this Env
+// alone (test binaries running at once get different ones); nodes get InternalIP 127.63.0.1.
 //
 // Nothing here sends traffic outside 127.0.0.0/8: every component listens and dials on
 // loopback, pod IPs are loopback addresses, and the kubelet stand-in (RunPods) refuses to

@@ -19,8 +19,6 @@ import (
 
 // Loopback address ranges the control plane hands out. All of 127.0.0.0/8 is local on Linux.
 const (
-	// PodCIDR is where KWOK takes pod IPs from.
-	PodCIDR = "127.64.0.0/16"
 	// NodeIP is every KWOK node's InternalIP.
 	NodeIP = "127.63.0.1"
 	// ServiceCIDR is where the apiserver takes ClusterIPs from.
@@ -31,11 +29,6 @@ const (
 type Options struct {
 	// Logf receives progress lines (building, starting). Nil: discarded.
 	Logf func(format string, args ...any)
-	// TPUTaint makes TPU node pools GKE-like: their nodes carry the taint
-	// google.com/tpu=present:NoSchedule and the apiserver's ExtendedResourceToleration
-	// admission plugin adds the toleration to pods that request google.com/tpu.
-	// Default false: no taints.
-	TPUTaint bool
 }
 
 // Env is a running control plane.
@@ -46,16 +39,20 @@ type Env struct {
 	Config *rest.Config
 	// Client is an admin clientset.
 	Client kubernetes.Interface
+	// PodCIDR is where KWOK takes this Env's pod IPs from: a /16 of 127.64.0.0/10 that no
+	// other Env on the machine uses at the same time.
+	PodCIDR string
 	// Dir holds the components' state and logs (etcd.log, kube-apiserver.log,
 	// kube-scheduler.log, kwok.log, pods/). Stop removes it unless a test failed under Main.
 	Dir string
 
-	opts  Options
-	logf  func(string, ...any)
-	procs []*process // in start order; stopped in reverse, so etcd last
+	logf       func(string, ...any)
+	procs      []*process // in start order; stopped in reverse, so etcd last
+	releaseNet func()     // gives PodCIDR back
 
-	ipMu  sync.Mutex
-	ipUse map[string]chan struct{} // pod IP → closed when the process using it has exited
+	mu       sync.Mutex               // guards ipUse and kubelets
+	ipUse    map[string]chan struct{} // pod IP → closed when the process using it has exited
+	kubelets []*Kubelet               // stopped by Stop before the control plane
 
 	keep bool // keep Dir on Stop
 }
@@ -76,7 +73,12 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Dir: dir, opts: opts, logf: logf, ipUse: map[string]chan struct{}{}}
+	cidr, release, err := reservePodCIDR()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	e := &Env{Dir: dir, PodCIDR: cidr, logf: logf, releaseNet: release, ipUse: map[string]chan struct{}{}}
 	if err := e.start(ctx, bin); err != nil {
 		e.keep = true
 		e.Stop()
@@ -132,11 +134,10 @@ func (e *Env) start(ctx context.Context, bin string) error {
 	if err != nil {
 		return err
 	}
-	admission := []string{"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition"}
-	if e.opts.TPUTaint {
-		admission = append(admission, "--enable-admission-plugins=ExtendedResourceToleration")
-	}
-	api, err := e.run("kube-apiserver", bin, append(admission,
+	api, err := e.run("kube-apiserver", bin,
+		// Without a node lifecycle controller, TaintNodesByCondition would leave every new
+		// node tainted not-ready, and ServiceAccount would want default ServiceAccounts.
+		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -153,7 +154,7 @@ func (e *Env) start(ctx context.Context, bin string) error {
 		"--service-cluster-ip-range="+ServiceCIDR,
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
-	)...)
+	)
 	if err != nil {
 		return err
 	}
@@ -190,12 +191,12 @@ func (e *Env) start(ctx context.Context, bin string) error {
 		"--config="+filepath.Join(bin, "kwok-stages.yaml"),
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+kwokAnnotation+"="+kwokAnnotationValue,
-		"--cidr="+PodCIDR,
+		"--cidr="+e.PodCIDR,
 		"--node-ip="+NodeIP,
 	); err != nil {
 		return err
 	}
-	e.logf("control plane up at %s in %s (logs in %s)", host, time.Since(started).Round(time.Millisecond), e.Dir)
+	e.logf("control plane up at %s, pods in %s, in %s (logs in %s)", host, e.PodCIDR, time.Since(started).Round(time.Millisecond), e.Dir)
 	return nil
 }
 
@@ -232,12 +233,24 @@ func (e *Env) waitReady(ctx context.Context, api *process) error {
 	}
 }
 
-// Stop kills every component, etcd last, and removes Dir (kept if a test failed under Main).
+// Stop stops every Kubelet RunPods started, then kills every component, etcd last, and
+// removes Dir (kept if a test failed under Main).
 func (e *Env) Stop() {
+	e.mu.Lock()
+	kubelets := e.kubelets
+	e.kubelets = nil
+	e.mu.Unlock()
+	for _, k := range kubelets {
+		k.Stop()
+	}
 	for i := len(e.procs) - 1; i >= 0; i-- {
 		e.procs[i].stop(10 * time.Second)
 	}
 	e.procs = nil
+	if e.releaseNet != nil {
+		e.releaseNet()
+		e.releaseNet = nil
+	}
 	if e.keep {
 		e.logf("control plane state and logs kept in %s", e.Dir)
 		return

@@ -132,9 +132,9 @@ func TestTPUPodIsScheduledOntoItsPool(t *testing.T) {
 	if p.Spec.NodeName != nodes[0] && p.Spec.NodeName != nodes[1] {
 		t.Errorf("scheduled onto %q, want one of %v", p.Spec.NodeName, nodes)
 	}
-	_, podNet, _ := net.ParseCIDR(k8stest.PodCIDR)
+	_, podNet, _ := net.ParseCIDR(e.PodCIDR)
 	if ip := net.ParseIP(p.Status.PodIP); ip == nil || !podNet.Contains(ip) {
-		t.Errorf("pod IP %q, want one in %s", p.Status.PodIP, k8stest.PodCIDR)
+		t.Errorf("pod IP %q, want one in %s", p.Status.PodIP, e.PodCIDR)
 	}
 }
 
@@ -247,6 +247,26 @@ func TestRunPodsServesOnThePodIPAndStopsOnDelete(t *testing.T) {
 	}
 	if _, err := client.Get("http://" + addr + "/whoami"); err == nil {
 		t.Errorf("%s still answers after the pod was deleted", addr)
+	}
+
+	// A new pod of the same name (as a StatefulSet-style replacement) runs afresh.
+	createPod(t, e, ns, serverPod(t, "server-0", "serve-v4"))
+	p = waitPod(t, e, ns, "server-0", "Running again", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && p.Status.PodIP != ""
+	})
+	addr = net.JoinHostPort(p.Status.PodIP, "8080")
+	if !testenv.Eventually(wait, func() bool {
+		resp, err := client.Get("http://" + addr + "/whoami")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatalf("the replacement pod never answered on %s; problems: %v", addr, k.Problems())
+	}
+	if again := k.PIDs()["server-0"]; again == 0 || again == pid {
+		t.Errorf("replacement pid = %d, want a new process (old %d)", again, pid)
 	}
 }
 

@@ -37,10 +37,11 @@ type Kubelet struct {
 
 // podRun is one pod's process, from waiting for its IP to its exit.
 type podRun struct {
-	name   string
-	cancel context.CancelFunc // asks the process to stop (pod deleted, Kubelet stopped)
-	grace  time.Duration
-	proc   *process // nil until started
+	name     string
+	cancel   context.CancelFunc // asks the process to stop (pod deleted, Kubelet stopped)
+	grace    time.Duration
+	proc     *process // nil until started
+	stopping bool     // its pod was deleted or the Kubelet stopped
 }
 
 // RunPods plays the kubelet for pods matching selector (a label selector; "" for all) in ns:
@@ -84,6 +85,9 @@ func (e *Env) RunPods(ctx context.Context, ns, selector string) *Kubelet {
 		defer k.wg.Done()
 		inf.Run(ctx.Done())
 	}()
+	e.mu.Lock()
+	e.kubelets = append(e.kubelets, k)
+	e.mu.Unlock()
 	return k
 }
 
@@ -114,6 +118,7 @@ func (k *Kubelet) sync(ctx context.Context, obj any) {
 	runCtx, cancel := context.WithCancel(ctx)
 	r := &podRun{name: pod.Name, cancel: cancel, grace: graceOf(pod)}
 	k.pods[pod.UID] = r
+	delete(k.problems, pod.Name) // a new pod of that name starts afresh
 	k.wg.Add(1)
 	go k.run(runCtx, r, pod.DeepCopy())
 }
@@ -130,6 +135,7 @@ func (k *Kubelet) stopPod(pod *corev1.Pod) {
 		return
 	}
 	r.grace = graceOf(pod)
+	r.stopping = true
 	r.cancel()
 }
 
@@ -207,15 +213,19 @@ func (k *Kubelet) LogPath(name string) string {
 	return filepath.Join(k.env.Dir, "pods", k.ns+"_"+name+".log")
 }
 
-// PIDs returns pod name → pid for the pods whose process is running.
+// PIDs returns pod name → pid for the pods whose process is running (a deleted pod's
+// process is listed until it has exited, unless a new pod of the same name runs).
 func (k *Kubelet) PIDs() map[string]int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	out := map[string]int{}
+	current := map[string]bool{}
 	for _, r := range k.pods {
-		if r.proc != nil && !r.proc.exited() {
-			out[r.name] = r.proc.pid()
+		if r.proc == nil || r.proc.exited() || (current[r.name] && r.stopping) {
+			continue
 		}
+		out[r.name] = r.proc.pid()
+		current[r.name] = !r.stopping
 	}
 	return out
 }
@@ -257,20 +267,20 @@ func graceOf(pod *corev1.Pod) time.Duration {
 // claimIP waits until no process of this Env uses ip, then marks it used until release.
 func (e *Env) claimIP(ctx context.Context, ip string) (release func(), err error) {
 	for {
-		e.ipMu.Lock()
+		e.mu.Lock()
 		busy, ok := e.ipUse[ip]
 		if !ok {
 			done := make(chan struct{})
 			e.ipUse[ip] = done
-			e.ipMu.Unlock()
+			e.mu.Unlock()
 			return func() {
-				e.ipMu.Lock()
+				e.mu.Lock()
 				delete(e.ipUse, ip)
-				e.ipMu.Unlock()
+				e.mu.Unlock()
 				close(done)
 			}, nil
 		}
-		e.ipMu.Unlock()
+		e.mu.Unlock()
 		select {
 		case <-busy:
 		case <-ctx.Done():

@@ -49,7 +49,7 @@ func (e *Env) AddNodePool(ctx context.Context, pool string, n int, tpuChips int,
 	first := len(existing.Items)
 	var names []string
 	for i := first; i < first+n; i++ {
-		node := e.poolNode(pool+"-"+strconv.Itoa(i), pool, tpuChips, labels)
+		node := poolNode(pool+"-"+strconv.Itoa(i), pool, tpuChips, labels)
 		if _, err := e.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 			return names, fmt.Errorf("AddNodePool %q: create node %s: %w", pool, node.Name, err)
 		}
@@ -58,7 +58,7 @@ func (e *Env) AddNodePool(ctx context.Context, pool string, n int, tpuChips int,
 	return names, nil
 }
 
-func (e *Env) poolNode(name, pool string, tpuChips int, labels map[string]string) *corev1.Node {
+func poolNode(name, pool string, tpuChips int, labels map[string]string) *corev1.Node {
 	l := map[string]string{
 		"kubernetes.io/hostname": name,
 		"kubernetes.io/os":       "linux",
@@ -74,12 +74,8 @@ func (e *Env) poolNode(name, pool string, tpuChips int, labels map[string]string
 		corev1.ResourceMemory: resource.MustParse(nodeMemory),
 		corev1.ResourcePods:   resource.MustParse(nodePods),
 	}
-	var taints []corev1.Taint
 	if tpuChips > 0 {
 		capacity[ResourceTPU] = *resource.NewQuantity(int64(tpuChips), resource.DecimalSI)
-		if e.opts.TPUTaint {
-			taints = append(taints, corev1.Taint{Key: string(ResourceTPU), Value: "present", Effect: corev1.TaintEffectNoSchedule})
-		}
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
@@ -87,7 +83,6 @@ func (e *Env) poolNode(name, pool string, tpuChips int, labels map[string]string
 			Labels:      l,
 			Annotations: map[string]string{kwokAnnotation: kwokAnnotationValue},
 		},
-		Spec: corev1.NodeSpec{Taints: taints},
 		Status: corev1.NodeStatus{
 			Capacity:    capacity,
 			Allocatable: capacity,

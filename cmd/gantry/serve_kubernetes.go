@@ -12,6 +12,7 @@ import (
 // serveKubernetes runs the gateway with replicas as pods: every gateway
 // serves traffic to the pods, the one holding the Lease reconciles.
 func serveKubernetes(ctx context.Context, f serveFlags, opts serve.Options, log *slog.Logger) error {
+	kubernetes.LogClientTo(log)
 	gw, err := kubernetes.NewGateway(kubernetes.GatewayOptions{
 		Namespace: f.namespace, LeaseDuration: f.leaseDuration,
 		RenewDeadline: f.leaseDuration * 2 / 3, RetryPeriod: f.leaseDuration / 7, Logger: log,

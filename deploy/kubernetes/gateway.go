@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"gantry.dev/gantry/deploy"
 )
@@ -150,4 +151,12 @@ func (g *Gateway) preflight(ctx context.Context) error {
 	default:
 		return fmt.Errorf("listing gantryservices in namespace %s: %w", g.o.Namespace, err)
 	}
+}
+
+// LogClientTo sends client-go's own logging (leader election, watch
+// errors), which goes through klog to stderr in klog's format, to log
+// instead. klog's logger is process-wide and setting it is not safe while
+// clients run: call it once, before NewGateway.
+func LogClientTo(log *slog.Logger) {
+	klog.SetSlogLogger(log)
 }

@@ -308,4 +308,20 @@ applications:
 	}) {
 		t.Errorf("the GantryServices' applications did not come back after a DELETE through the REST API: %+v", srv.Controller().Snapshot().Config)
 	}
+
+	// Deleting a GantryService stops its replicas, and only its.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := dynClient(t).Resource(kubernetes.GantryServices).Namespace(ns).Delete(ctx, "third", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !testenv.Eventually(time.Minute, func() bool {
+		ps := pods(t, ns)
+		return len(ps) == 1 && ps[0].Labels[kubernetes.LabelService] == "first"
+	}) {
+		t.Errorf("after deleting GantryService third: pods %d, want only first's", len(pods(t, ns)))
+	}
+	if err := imagine(srv.HTTPAddr() + "/art"); err != nil {
+		t.Errorf("first's application after deleting third: %v", err)
+	}
 }

@@ -103,6 +103,10 @@ func tpuPlacement(pod *corev1.Pod, spec deploy.ReplicaSpec, host int, owner Owne
 	pod.Labels[LabelWorkerGroup] = labelValue(g.Name)
 	pod.Labels[LabelReplicaIndex] = labelValue(deploy.TPUName(g.Name, spec.Slice))
 	pod.Annotations[AnnotationSlice] = strconv.Itoa(spec.Slice)
+	// GKE taints TPU nodes google.com/tpu=present:NoSchedule (its
+	// ExtendedResourceToleration admission adds this too; say it anyway).
+	pod.Spec.Tolerations = append(pod.Spec.Tolerations, corev1.Toleration{
+		Key: ResourceTPU, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
 	pod.Spec.NodeSelector = map[string]string{
 		NodeLabelAccelerator: g.Accelerator,
 		NodeLabelTopology:    g.Topology,

@@ -90,6 +90,9 @@ func TestPodsMatchKubeRayTPUWebhook(t *testing.T) {
 			if got := p.Spec.NodeSelector; got[NodeLabelAccelerator] != "tpu-v4-podslice" || got[NodeLabelTopology] != tc.topology || len(got) != 2 {
 				t.Errorf("%s: nodeSelector %v", name, got)
 			}
+			if tol := p.Spec.Tolerations; len(tol) != 1 || tol[0].Key != ResourceTPU || tol[0].Effect != corev1.TaintEffectNoSchedule {
+				t.Errorf("%s: tolerations %+v, want one for GKE's google.com/tpu NoSchedule taint", name, tol)
+			}
 			res := p.Spec.Containers[0].Resources
 			if r, l := res.Requests[ResourceTPU], res.Limits[ResourceTPU]; r.Value() != 4 || l.Value() != 4 {
 				t.Errorf("%s: google.com/tpu requests %s limits %s, want 4 and 4 (chips per host)", name, r.String(), l.String())

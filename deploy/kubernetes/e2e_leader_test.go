@@ -190,3 +190,49 @@ func TestGatewayRestartAdoptsPods(t *testing.T) {
 		t.Errorf("replica processes %v, before %v: a replica was restarted", got, pids)
 	}
 }
+
+// A leader that loses its Lease (another holder took it) stops: it exits
+// with an error, so that its pod restarts as a follower, and it leaves the
+// replica pods running.
+func TestLeaderThatLosesTheLeaseExits(t *testing.T) {
+	_, ns, _ := setup(t)
+	tpuPool(t, "cpu-lose", "", "", 1, 0)
+	g := startGatewayProc(t, ns, "gw-a")
+	create(t, ns, newService(t, "lose", `
+applications:
+  - name: lose
+    deployments:
+      - name: painter
+        replica: {image: painter, command: [gantry, example, painter]}
+        health_check_period_s: 1
+`))
+	waitStatus(t, ns, "lose", 2*time.Minute, "Running", running(1, 1))
+	uids := podUIDs(t, ns)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leases := env.Client.CoordinationV1().Leases(ns)
+	for {
+		l, err := leases.Get(ctx, "gantry-gateway", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		intruder, hour := "intruder", int32(3600)
+		now := metav1.NewMicroTime(time.Now())
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.AcquireTime, l.Spec.RenewTime = &intruder, &hour, &now, &now
+		if _, err = leases.Update(ctx, l, metav1.UpdateOptions{}); err == nil {
+			break
+		}
+	}
+	select {
+	case <-g.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gateway kept running after losing its Lease")
+	}
+	if code := g.cmd.ProcessState.ExitCode(); code == 0 {
+		t.Errorf("exit code %d after losing the Lease, want non-zero", code)
+	}
+	if got := podUIDs(t, ns); !maps.Equal(got, uids) {
+		t.Errorf("pods after the leader stopped %v, before %v: want them left running", got, uids)
+	}
+}

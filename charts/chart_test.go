@@ -354,6 +354,7 @@ func TestChartRoleIsLeastPrivilege(t *testing.T) {
 		{"", "pods", "", "create", ns},
 		{"", "pods", "", "delete", ns},
 		{"", "pods", "", "watch", ns},
+		{"", "pods", "log", "get", ns},
 		{"", "services", "", "create", ns},
 		{"coordination.k8s.io", "leases", "", "update", ns},
 		{"", "events", "", "create", ns},

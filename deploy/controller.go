@@ -40,6 +40,8 @@ type Controller struct {
 	applied *Config
 	slices  *Slices // TPU slices of the worker groups, held by replica id
 
+	eventLog *EventLog // what happened, for the dashboard; written by Run
+
 	mu       sync.Mutex
 	snapshot Snapshot
 }
@@ -85,6 +87,8 @@ func NewController(o Options) *Controller {
 		events: make(chan event, 64),
 		wake:   make(chan struct{}, 1),
 		apps:   map[string]*application{},
+
+		eventLog: NewEventLog(DefaultEventLogSize, o.Now),
 	}
 }
 

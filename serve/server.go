@@ -57,6 +57,7 @@ type Server struct {
 
 	ingressLn, adminLn net.Listener
 	ingress, admin     *http.Server
+	dash               *dashboard
 }
 
 // New builds a server and binds its listeners, so a busy port is reported
@@ -89,6 +90,7 @@ func New(o Options) (*Server, error) {
 		Backend: o.Backend, Router: s.router, Metrics: metrics, Logger: o.Logger, Self: o.Self, Store: o.Store,
 	})
 	s.registry.MustRegister(deploy.NewCollector(s.controller))
+	s.dash = newDashboard(s.controller.Snapshot)
 
 	var err error
 	if s.ingressLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
@@ -113,6 +115,7 @@ func New(o Options) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
 	}
+	s.admin.RegisterOnShutdown(s.dash.endStreams)
 	return s, nil
 }
 
@@ -166,6 +169,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveUntilClosed(s.ingress, s.ingressLn) })
 	g.Go(func() error { return serveUntilClosed(s.admin, s.adminLn) })
+	g.Go(func() error { return s.dash.sampler.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.draining.Store(true)

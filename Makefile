@@ -6,10 +6,10 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VENV ?= .venv-ci
 PYTHON ?= python3
 
-.PHONY: test test-go test-raycli raycli-venv build lint bench example
+.PHONY: test test-go test-raycli raycli-venv test-dashboard dashboard-deps chromium build lint bench example
 
-## test: formatting, vet, every Go test with the race detector, and Ray's CLI against gantry
-test: test-go test-raycli
+## test: formatting, vet, every Go test with the race detector, Ray's CLI and the dashboard in a browser
+test: test-go test-raycli test-dashboard
 
 ## test-go: formatting, vet and every Go test with the race detector
 test-go:
@@ -29,6 +29,24 @@ $(VENV)/.installed: tests/raycli/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/raycli/requirements.txt
 	touch $@
+
+## test-dashboard: the web dashboard in Debian's chromium, driven by Playwright, against a real gantry (tests/dashboard)
+test-dashboard: dashboard-deps build
+	cd tests/dashboard && GANTRY_BIN=$(CURDIR)/bin/gantry node --test --test-concurrency=1
+
+## dashboard-deps: chromium (apt) and playwright-core (npm, pinned in tests/dashboard/package-lock.json)
+dashboard-deps: chromium tests/dashboard/node_modules/.installed
+
+tests/dashboard/node_modules/.installed: tests/dashboard/package-lock.json
+	cd tests/dashboard && npm ci --no-audit --no-fund
+	touch $@
+
+## chromium: Debian's chromium at /usr/bin/chromium, installed with apt-get when missing
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
+	fi
 
 ## build: the gantry binary in ./bin
 build:

@@ -288,7 +288,8 @@ type ValidateProblem struct {
 }
 
 // postValidate checks the config in the body as PUT /api/serve/applications/
-// would, and applies nothing: 200 {"valid": true} or 400 with every problem.
+// would, and applies nothing. The answer is 200 either way: {"valid": true}
+// or {"valid": false, "problems": [every problem with its path]}.
 func (s *Server) postValidate(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxConfigBytes))
 	if err != nil {
@@ -311,8 +312,6 @@ func (s *Server) postValidate(w http.ResponseWriter, r *http.Request) {
 		} else {
 			res.Problems = append(res.Problems, ValidateProblem{Message: err.Error()})
 		}
-		writeJSON(w, http.StatusBadRequest, res)
-		return
 	}
 	writeJSON(w, http.StatusOK, res)
 }

@@ -1,0 +1,124 @@
+// The dashboard in a real browser against a real gateway running the
+// Stable Diffusion example: the application RUNNING, the request-rate
+// chart after traffic, a deployment's replicas and live log, the try-it
+// panel painting a picture, events, TPU and deploy pages; then the same
+// through a reverse proxy that mounts the dashboard under /gantry/.
+// Screenshots go to tests/dashboard/screenshots/ (gitignored).
+
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { eventually, launchBrowser, prefixProxy, screenshotDir, startGateway } from "./gateway.js";
+
+let gw, browser;
+const shot = (page, name) => page.screenshot({ path: path.join(screenshotDir(), name + ".png"), fullPage: true });
+
+before(async () => {
+  gw = await startGateway();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  if (gw) {
+    const r = await gw.stop();
+    assert.equal(r.code, 0, "gantry serve should exit 0 on SIGTERM; stderr:\n" + gw.stderr());
+  }
+});
+
+// traffic sends n small picture requests to the ingress.
+async function traffic(n) {
+  const reqs = [];
+  for (let i = 0; i < n; i++) {
+    reqs.push(fetch(`${gw.ingress}/imagine?prompt=${encodeURIComponent("a quiet lake " + i)}&steps=2&width=64&height=64`,
+      { signal: AbortSignal.timeout(60000) }).then(async (r) => { await r.arrayBuffer(); return r.status; }));
+  }
+  const codes = await Promise.all(reqs);
+  assert.deepEqual(codes.filter((c) => c !== 200), [], "every request should get 200");
+}
+
+async function checkDashboard(base, prefix) {
+  const page = await browser.ctx.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  await page.goto(base);
+
+  // The application, RUNNING, in the API's own word.
+  const row = page.locator('#apps-table tr[data-app="stable_diffusion"]');
+  await row.locator('[data-status="RUNNING"]').first().waitFor({ timeout: 30000 });
+  assert.match(await row.textContent(), /painter/);
+  await shot(page, prefix + "overview");
+
+  // Traffic makes the request-rate chart draw.
+  await traffic(30);
+  const chart = page.locator("#rps-stable_diffusion");
+  await eventually("the request-rate chart to draw", async () => Number(await chart.getAttribute("data-max")) > 0, 30000);
+  assert.ok(Number(await chart.getAttribute("data-points")) > 0);
+  assert.ok(await chart.locator("path.line").count() > 0, "the chart has a line");
+  await shot(page, prefix + "overview-traffic");
+
+  // The try-it panel: type a prompt, see the picture.
+  await page.fill("#try-prompt", "a red lighthouse on a cliff at sunset");
+  await page.click("#try-send");
+  const img = page.locator("#try-image");
+  await img.waitFor({ timeout: 60000 });
+  await eventually("the picture to load", () => img.evaluate((el) => el.complete && el.naturalWidth > 0), 30000);
+  assert.match(await page.textContent("#try-status"), /^200 /);
+  await page.locator("#try-panel").scrollIntoViewIfNeeded();
+  await shot(page, prefix + "try-it");
+
+  // A deployment: its replicas and the live tail of a log.
+  await page.click('#apps-table a.dep-link:text("painter")');
+  const rows = page.locator("#replica-table tbody tr");
+  await eventually("two RUNNING replicas", async () => (await rows.locator('[data-status="RUNNING"]').count()) === 2, 30000);
+  const pid = await rows.first().locator("td").nth(2).textContent();
+  assert.match(pid.trim(), /^\d+$/, "a replica shows its PID");
+  await eventually("the log tail", async () => /replica listening/.test(await page.textContent("#log")), 30000);
+  // Live: a new request writes a new line while we watch.
+  const before = (await page.textContent("#log")).split("\n").length;
+  await traffic(3);
+  await eventually("new log lines to arrive live", async () => (await page.textContent("#log")).split("\n").length > before, 30000);
+  await eventually("the latency chart", async () => Number(await page.getAttribute("#chart-latency", "data-points")) > 0, 30000);
+  await shot(page, prefix + "deployment");
+
+  // Events: the deploy and the replicas becoming healthy.
+  await page.click('nav a[data-view="events"]');
+  await page.locator('#ev-list li[data-kind="REPLICA_HEALTHY"]').first().waitFor({ timeout: 30000 });
+  await page.locator('#ev-list li[data-kind="CONFIG_APPLIED"]').first().waitFor({ timeout: 30000 });
+  await shot(page, prefix + "events");
+
+  // TPU: this config has no worker groups, and says so.
+  await page.click('nav a[data-view="tpu"]');
+  await page.locator("#tpu p").waitFor();
+  assert.match(await page.textContent("#tpu"), /No worker groups/);
+
+  // Deploy: an invalid config shows every problem with its path, inline.
+  await page.click('nav a[data-view="deploy"]');
+  await page.fill("#cfg-text", "applications:\n- name: app\n  route_prefix: /\n  deployments:\n  - name: d\n    num_replicas: -2\n    colour: blue\n    replica: {command: [x]}\n");
+  await page.locator("#cfg-problems li").first().waitFor({ timeout: 10000 });
+  const problems = await page.textContent("#cfg-problems");
+  assert.match(problems, /applications\[0\]\.deployments\[0\]\.colour/);
+  assert.match(problems, /num_replicas/);
+  assert.ok(await page.isDisabled("#cfg-apply"), "an invalid config cannot be applied");
+  await shot(page, prefix + "deploy-invalid");
+  await page.click("#cfg-current");
+  await page.locator("#cfg-valid").waitFor({ timeout: 10000 });
+  assert.ok(!(await page.isDisabled("#cfg-apply")));
+
+  assert.deepEqual(errors, [], "no errors in the page's console");
+  await page.close();
+}
+
+test("dashboard on the dashboard port", async () => {
+  await checkDashboard(gw.dashboard + "/", "");
+});
+
+test("dashboard through a reverse proxy under /gantry/", async () => {
+  const proxy = await prefixProxy(gw.dashboard, "/gantry/");
+  try {
+    await checkDashboard(proxy.url, "prefix-");
+  } finally {
+    await proxy.close();
+  }
+});

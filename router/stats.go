@@ -1,7 +1,6 @@
 package router
 
 import (
-	"math"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -75,14 +74,15 @@ func (s Stats) Sub(prev Stats) Stats {
 }
 
 // Quantile estimates the q-quantile (0 < q < 1) of the latencies counted,
-// interpolating inside the bucket it falls in; NaN when none were counted.
-func (s Stats) Quantile(q float64) time.Duration {
+// interpolating inside the bucket it falls in; ok is false when none were
+// counted.
+func (s Stats) Quantile(q float64) (d time.Duration, ok bool) {
 	var total uint64
 	for _, n := range s.Latency {
 		total += n
 	}
 	if total == 0 {
-		return time.Duration(math.NaN())
+		return 0, false
 	}
 	rank := q * float64(total)
 	var seen float64
@@ -100,9 +100,9 @@ func (s Stats) Quantile(q float64) time.Duration {
 				hi = LatencyBounds[i]
 			}
 			frac := (rank - seen) / float64(n)
-			return lo + time.Duration(frac*float64(hi-lo))
+			return lo + time.Duration(frac*float64(hi-lo)), true
 		}
 		seen += float64(n)
 	}
-	return LatencyBounds[len(LatencyBounds)-1]
+	return LatencyBounds[len(LatencyBounds)-1], true
 }

@@ -135,6 +135,7 @@ func point(t, prevT time.Time, delta router.Stats, d deploy.DeploymentStatus) Po
 		p.ErrorsPS = round3(float64(delta.Errors) / secs)
 	}
 	p.P50Ms, p.P90Ms, p.P99Ms = ms(delta.Quantile(.5)), ms(delta.Quantile(.9)), ms(delta.Quantile(.99))
+
 	for _, r := range d.Replicas {
 		p.Inflight += r.Inflight()
 		if r.State == replica.Running {
@@ -144,8 +145,9 @@ func point(t, prevT time.Time, delta router.Stats, d deploy.DeploymentStatus) Po
 	return p
 }
 
-func ms(d time.Duration) *float64 {
-	if math.IsNaN(float64(d)) || d < 0 {
+// ms is d in milliseconds; nil when there is no value.
+func ms(d time.Duration, ok bool) *float64 {
+	if !ok {
 		return nil
 	}
 	v := round3(float64(d) / 1e6)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +163,30 @@ func describe(evs []deploy.Event) string {
 		fmt.Fprintf(&b, "  %d %s %s %s\n", e.Seq, e.Kind, e.Replica, e.Message)
 	}
 	return b.String()
+}
+
+func TestEventsShowAFailedHealthCheck(t *testing.T) {
+	srv, _ := gatewayWith(t, "")
+	dashboard := "http://" + srv.DashboardAddr()
+	sick := filepath.Join(t.TempDir(), "sick")
+	apply(t, srv, rolloutConfig(t, 1, "    health_check_timeout_s: 1\n    replica: {command: [TESTREPLICA], env: {TESTREPLICA_UNHEALTHY_FILE: "+sick+"}}\n"))
+	settle(t, srv, deploy.AppRunning, 1)
+	victim := runningNow(srv)[0].ID
+	if err := os.WriteFile(sick, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var evs []deploy.Event
+	if !testenv.Eventually(30*time.Second, func() bool {
+		evs = getEventsOf(t, dashboard)
+		return indexOf(evs, deploy.EventHealthCheckFailed, victim) >= 0
+	}) {
+		t.Fatalf("no HEALTH_CHECK_FAILED for %s:\n%s", victim, describe(evs))
+	}
+	e := evs[indexOf(evs, deploy.EventHealthCheckFailed, victim)]
+	if e.Level != "error" || e.ExitCode != nil || e.Message == "" {
+		t.Errorf("health check event = %+v", e)
+	}
+	if indexOf(evs, deploy.EventReplicaCrashed, victim) >= 0 {
+		t.Errorf("a replica that is alive but unhealthy showed as crashed:\n%s", describe(evs))
+	}
 }

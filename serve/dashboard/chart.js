@@ -93,7 +93,8 @@ export class Chart {
         const first = pts.find((p) => p[l.key] != null), last = [...pts].reverse().find((p) => p[l.key] != null);
         el("path", { class: "area", fill: color, d: `${d}L${x(last.t).toFixed(1)},${y(0)}L${x(first.t).toFixed(1)},${y(0)}Z` }, svg);
       }
-      el("path", { class: "line", stroke: color, d, "data-key": l.key }, svg);
+      const line = el("path", { class: "line", stroke: color, d, "data-key": l.key }, svg);
+      if (l.dashed) line.setAttribute("stroke-dasharray", "5 4");
       // The newest value as a dot, so a line that has just begun is seen.
       const last = [...pts].reverse().find((p) => p[l.key] != null);
       el("circle", { class: "dot", cx: x(last.t).toFixed(1), cy: y(last[l.key]).toFixed(1), r: 3, fill: color }, svg)

@@ -33,7 +33,7 @@ export const deploymentView = {
       new Chart(box, "chart-latency", { title: "Latency", unit: "ms", lines: [{ key: "p50_ms", label: "p50" }, { key: "p90_ms", label: "p90" }, { key: "p99_ms", label: "p99" }] }),
       new Chart(box, "chart-errors", { title: "Errors/s (5xx)", lines: [{ key: "errors_ps", label: "errors/s" }] }),
       new Chart(box, "chart-queue", { title: "Queue and in flight", integer: true, lines: [{ key: "queued", label: "queued" }, { key: "inflight", label: "in flight" }] }),
-      new Chart(box, "chart-replicas", { title: "Replicas", integer: true, lines: [{ key: "running", label: "running" }, { key: "target", label: "target" }, { key: "replicas", label: "all" }] }),
+      new Chart(box, "chart-replicas", { title: "Replicas", integer: true, lines: [{ key: "replicas", label: "all states" }, { key: "running", label: "running" }, { key: "target", label: "target", dashed: true }] }),
     ];
     main.querySelector("#replicas").addEventListener("click", (e) => {
       const tr = e.target.closest("tr[data-replica]");

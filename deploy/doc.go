@@ -33,4 +33,10 @@
 // deploy/local, pods in deploy/kubernetes (the only package that imports
 // client-go). A Backend knows nothing of routing or health; the controller
 // owns both.
+//
+// The control loop records what it does and sees in an EventLog (the last
+// 1000 events: configs applied, replicas starting, healthy, draining,
+// stopped, crashed with their exit code, failing health checks, scale
+// decisions with their reason), which the dashboard reads and follows. An
+// Instance that also implements LogFollower lets readers follow its log.
 package deploy

@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/router"
 )
 
 // syncBuffer is a bytes.Buffer safe for the flusher and the test to share.
@@ -94,4 +96,21 @@ applications:
 	if strings.Contains(out.String(), "/nowhere") {
 		t.Errorf("an unrouted request was logged: %s", out.String())
 	}
+}
+
+// BenchmarkAccessLogLine is the cost of one access log line on the request
+// path (formatting into the buffer; the write happens on the flusher).
+func BenchmarkAccessLogLine(b *testing.B) {
+	a := newAccessLog(io.Discard, false)
+	r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/imagine", nil)
+	route := router.Route{Prefix: "/", Application: "stable_diffusion",
+		Deployment: router.NewDeployment("stable_diffusion", "painter", router.Settings{}, nil)}
+	out := &router.Outcome{Status: 200, Replica: "stable_diffusion#painter#8bc74c9a", Attempts: 1,
+		Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			a.request(r, route, out, 1234*time.Microsecond, "0123456789abcdef0123456789abcdef")
+		}
+	})
 }

@@ -58,6 +58,9 @@ func sseStart(w http.ResponseWriter) http.Flusher {
 		textError(w, http.StatusInternalServerError, "streaming is not supported on this connection")
 		return nil
 	}
+	// The admin listener's ReadTimeout would end a long stream: a stream
+	// reads nothing more, so lift it for this connection.
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -321,9 +324,9 @@ func (s *Server) postValidate(w http.ResponseWriter, r *http.Request) {
 // dashboard port, perhaps behind a port-forward that does not reach the
 // ingress port) can call an application without CORS.
 func (s *Server) tryIt(w http.ResponseWriter, r *http.Request) {
-	rest := "/" + chi.URLParam(r, "*")
+	const prefix = "/api/gantry/try"
 	r2 := r.Clone(r.Context())
-	r2.URL = &url.URL{Path: rest, RawQuery: r.URL.RawQuery}
+	r2.URL = &url.URL{Path: strings.TrimPrefix(r.URL.Path, prefix), RawPath: strings.TrimPrefix(r.URL.RawPath, prefix), RawQuery: r.URL.RawQuery}
 	r2.RequestURI = r2.URL.RequestURI()
 	r2.Header.Del("Authorization") // the admin token is not the application's business
 	s.ingress.Handler.ServeHTTP(w, r2)

@@ -60,13 +60,18 @@ export const deploymentView = {
     document.getElementById("log-who").textContent = id;
     const st = document.getElementById("log-state");
     log.replaceChildren();
-    let lines = 0;
+    let lines = 0, opened = false;
     this.closeLog = follow(`api/gantry/logs?replica=${encodeURIComponent(id)}&lines=200&follow=1`, (line) => {
       const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 20;
       log.append(document.createTextNode(line + "\n"));
       if (++lines > MAX_LOG_LINES) { log.firstChild?.remove(); lines--; }
       if (stick) log.scrollTop = log.scrollHeight;
-    }, (ok) => { st.textContent = ok ? " · following" : " · reconnecting…"; });
+    }, (ok) => {
+      // A reconnected stream starts again with the last lines: start the pane afresh.
+      if (ok && opened) { log.replaceChildren(); lines = 0; }
+      opened ||= ok;
+      st.textContent = ok ? " · following" : " · reconnecting…";
+    });
     for (const tr of document.querySelectorAll("#replicas tr[data-replica]")) tr.classList.toggle("selected", tr.dataset.replica === id);
   },
 

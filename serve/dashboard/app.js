@@ -65,7 +65,12 @@ function tokenBar() {
   };
   document.getElementById("token-button").addEventListener("click", () => (bar.hidden ? open(false) : (bar.hidden = true)));
   document.addEventListener("gantry:needs-token", () => open(true));
-  bar.addEventListener("submit", (e) => { e.preventDefault(); setToken(input.value.trim()); bar.hidden = true; });
+  bar.addEventListener("submit", (e) => {
+    e.preventDefault();
+    setToken(input.value.trim());
+    bar.hidden = true;
+    document.dispatchEvent(new CustomEvent("gantry:token-set"));
+  });
   document.getElementById("token-clear").addEventListener("click", () => { setToken(""); input.value = ""; });
 }
 

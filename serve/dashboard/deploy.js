@@ -6,6 +6,7 @@ import { NeedsToken, getJSON, send } from "./api.js";
 import { esc } from "./util.js";
 
 export const deployView = {
+  unmount() { document.removeEventListener("gantry:token-set", this.retry); },
   mount(main) {
     main.innerHTML = `<section class="panel"><h2>Deploy a config</h2>
       <p class="muted">The whole declarative config, YAML or JSON, as for <code>gantry deploy</code>: applications it does not list are deleted. It is checked as you type; nothing changes until you apply.</p>
@@ -38,6 +39,8 @@ export const deployView = {
       }
     };
     const soon = () => { clearTimeout(timer); timer = setTimeout(validate, 350); };
+    this.retry = () => validate(); // a token was just entered
+    document.addEventListener("gantry:token-set", this.retry);
     text.addEventListener("input", soon);
     main.querySelector("#cfg-file").addEventListener("change", async (e) => {
       const f = e.target.files[0];

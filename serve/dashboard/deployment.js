@@ -12,7 +12,7 @@ const MAX_LOG_LINES = 500;
 export const deploymentView = {
   mount(main, { app, dep }) {
     this.app = app; this.dep = dep;
-    this.selected = null; this.closeLog = null; this.restarts = 0;
+    this.selected = null; this.closeLog = null; this.restarts = 0; this.counted = new Set();
     main.innerHTML = `
       <div class="crumbs"><a href="#/">Overview</a> / ${esc(app)}</div>
       <h1 id="dep-title">${esc(dep)} <span id="dep-status"></span></h1>
@@ -42,8 +42,8 @@ export const deploymentView = {
     const isMine = (e) => e.application === app && e.deployment === dep;
     const failures = new Set(["REPLICA_CRASHED", "HEALTH_CHECK_FAILED", "REPLICA_FAILED"]);
     this.events = recentEvents(main.querySelector("#dep-events"), { limit: 50, filter: (e) => {
-      if (isMine(e) && failures.has(e.kind) && !this.counted?.has(e.seq)) {
-        (this.counted ??= new Set()).add(e.seq);
+      if (isMine(e) && failures.has(e.kind) && !this.counted.has(e.seq)) {
+        this.counted.add(e.seq);
         this.restarts++;
       }
       return isMine(e);

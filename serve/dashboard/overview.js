@@ -64,8 +64,9 @@ export const overview = {
     for (const [name, c] of charts) {
       if (!apps.some((a) => a.name === name)) { c.root.remove(); charts.delete(name); }
     }
-    if (apps.length === 0) chartBox.innerHTML = `<p class="muted">Charts appear once an application runs.</p>`;
-    else chartBox.querySelector("p.muted")?.remove();
+    if (apps.length === 0 && !chartBox.querySelector("p.muted")) {
+      chartBox.insertAdjacentHTML("beforeend", `<p class="muted">Charts appear once an application runs.</p>`);
+    } else if (apps.length > 0) chartBox.querySelector("p.muted")?.remove();
     tryit?.update(apps);
   },
 };

@@ -85,16 +85,26 @@ async function checkDashboard(base, prefix) {
   await eventually("the latency chart", async () => Number(await page.getAttribute("#chart-latency", "data-points")) > 0, 30000);
   await shot(page, prefix + "deployment");
 
-  // Events: the deploy and the replicas becoming healthy.
+  // Events: the deploy, the replicas becoming healthy, and a crash: kill
+  // the replica whose log we watch and see it crash and be replaced.
+  const selected = page.locator("#replica-table tr.selected");
+  const victim = await selected.getAttribute("data-replica");
+  process.kill(Number((await selected.locator("td").nth(2).textContent()).trim()), "SIGKILL");
   await page.click('nav a[data-view="events"]');
-  await page.locator('#ev-list li[data-kind="REPLICA_HEALTHY"]').first().waitFor({ timeout: 30000 });
   await page.locator('#ev-list li[data-kind="CONFIG_APPLIED"]').first().waitFor({ timeout: 30000 });
+  const crash = page.locator('#ev-list li[data-kind="REPLICA_CRASHED"]', { hasText: victim });
+  await crash.first().waitFor({ timeout: 30000 });
+  assert.match(await crash.first().textContent(), /signal: killed/);
+  const crashSeq = Number(await crash.first().getAttribute("data-seq"));
+  await eventually("the replacement to become healthy", async () => {
+    const seqs = await page.locator('#ev-list li[data-kind="REPLICA_HEALTHY"]').evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
+    return seqs.some((n) => n > crashSeq);
+  }, 30000);
   await shot(page, prefix + "events");
 
   // TPU: this config has no worker groups, and says so.
   await page.click('nav a[data-view="tpu"]');
-  await page.locator("#tpu p").waitFor();
-  assert.match(await page.textContent("#tpu"), /No worker groups/);
+  await page.locator("#tpu", { hasText: "No worker groups" }).waitFor({ timeout: 10000 });
 
   // Deploy: an invalid config shows every problem with its path, inline.
   await page.click('nav a[data-view="deploy"]');
@@ -123,5 +133,29 @@ test("dashboard through a reverse proxy under /gantry/", async () => {
     await checkDashboard(proxy.url, "prefix-");
   } finally {
     await proxy.close();
+  }
+});
+
+test("with an admin token, the page asks for it before a change", async () => {
+  const token = "dashboard-test-token";
+  const gw2 = await startGateway("examples/stable-diffusion/serve.yaml", { GANTRY_ADMIN_TOKEN: token });
+  const page = await browser.ctx.newPage();
+  try {
+    await page.goto(gw2.dashboard + "/#/deploy");
+    assert.ok(await page.isHidden("#token-bar"));
+    await page.click("#cfg-current"); // reads stay open; validating is a POST
+    await page.locator("#token-bar").waitFor({ state: "visible", timeout: 10000 });
+    assert.match(await page.textContent("#token-why"), /refused the change/);
+    assert.match(await page.textContent("#cfg-check"), /admin token/);
+    await shot(page, "token-asked");
+    await page.fill("#token-input", token);
+    await page.click('#token-bar button[type="submit"]');
+    assert.ok(await page.isHidden("#token-bar"));
+    await page.locator("#cfg-valid").waitFor({ timeout: 10000 }); // checked again with the token
+    await page.click("#cfg-apply");
+    await eventually("the config to be applied", async () => /Applied/.test(await page.textContent("#cfg-result")), 15000);
+  } finally {
+    await page.close();
+    assert.equal((await gw2.stop()).code, 0);
   }
 });

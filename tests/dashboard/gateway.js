@@ -47,12 +47,13 @@ export async function getJSON(url) {
 }
 
 // startGateway runs `gantry serve CONFIG` on free ports until stop().
-export async function startGateway(config = "examples/stable-diffusion/serve.yaml") {
+export async function startGateway(config = "examples/stable-diffusion/serve.yaml", env = {}) {
   const bin = process.env.GANTRY_BIN || path.join(repo, "bin", "gantry");
   const httpPort = await freePort(), dashboardPort = await freePort();
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "gantry-dashboard-test-"));
   const proc = spawn(bin, ["serve", path.join(repo, config), "--http-port", String(httpPort),
-    "--dashboard-port", String(dashboardPort), "--state-dir", stateDir], { stdio: ["ignore", "inherit", "pipe"] });
+    "--dashboard-port", String(dashboardPort), "--state-dir", stateDir],
+  { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
   let stderr = "";
   proc.stderr.on("data", (b) => { stderr += b; if (process.env.GANTRY_TEST_LOG) process.stderr.write(b); });
   const exited = new Promise((resolve) => proc.on("exit", (code, sig) => resolve({ code, sig })));

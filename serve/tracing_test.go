@@ -145,6 +145,18 @@ applications:
 				t.Fatalf("the replica saw traceparent %q; want trace id %s", echo.Headers["Traceparent"], clientTrace)
 			}
 
+			// A replica that rejects: every attempt is a span, numbered by retry.
+			const rejectTrace = "5bf92f3577b34da6a3ce929d0e0e4737"
+			req, _ = http.NewRequest(http.MethodGet, url+"/reject", nil)
+			req.Header.Set("Traceparent", "00-"+rejectTrace+"-"+clientSpan+"-01")
+			if resp, err = http.DefaultClient.Do(req); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("GET /reject: %d, want the last rejection's 503", resp.StatusCode)
+			}
+
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := shutdown(ctx); err != nil { // flushes the batch
@@ -188,6 +200,19 @@ applications:
 			}
 			if got := hex.EncodeToString(att.SpanId); seen[2] != got {
 				t.Errorf("the replica's traceparent names parent %s; want the attempt span %s", seen[2], got)
+			}
+
+			retries := map[int64]bool{}
+			for _, s := range rc.named("gantry.attempt") {
+				if hex.EncodeToString(s.TraceId) == rejectTrace {
+					retries[attr(s, "gantry.retry").(int64)] = true
+					if attr(s, "http.response.status_code") != int64(503) || s.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR {
+						t.Errorf("a rejected attempt's span = %v; want status 503 and an error", s)
+					}
+				}
+			}
+			if len(retries) != 3 || !retries[0] || !retries[1] || !retries[2] {
+				t.Errorf("rejected request's attempts have retries %v; want 0, 1 and 2 (3 attempts)", retries)
 			}
 		})
 	}

@@ -81,8 +81,10 @@ export const deploymentView = {
     const status = document.getElementById("dep-status");
     if (!status) return;
     if (!d) {
-      status.innerHTML = badge("NOT_STARTED");
-      document.getElementById("dep-message").innerHTML = `<div class="message info">No deployment ${esc(this.dep)} in application ${esc(this.app)} (any more).</div>`;
+      status.innerHTML = "";
+      document.getElementById("dep-message").innerHTML = `<div class="message info">The gateway has no deployment ${esc(this.dep)} in application ${esc(this.app)}: it was never deployed, or it was deleted. <a href="#/">Back to the overview</a>.</div>`;
+      for (const c of this.charts) c.update([]);
+      document.getElementById("replicas").innerHTML = `<p class="muted">No replicas.</p>`;
       return;
     }
     status.innerHTML = `${badge(d.status)} <span class="muted small">${esc(d.status_trigger)}</span>${d.ingress ? ' <span class="muted small">· ingress</span>' : ""}`;

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -114,7 +115,8 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // getTimeseries answers the sampled series of the deployments matching
-// ?app= and ?deployment= (both optional), at most ?last= points each.
+// ?app= and ?deployment= (both optional), at most ?last= points each, only
+// those after ?since= (Unix seconds) if given, so a poller fetches what is new.
 func (s *Server) getTimeseries(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	last := 0
@@ -126,7 +128,20 @@ func (s *Server) getTimeseries(w http.ResponseWriter, r *http.Request) {
 		}
 		last = n
 	}
-	writeJSON(w, http.StatusOK, s.dash.sampler.Series(q.Get("app"), q.Get("deployment"), last))
+	series := s.dash.sampler.Series(q.Get("app"), q.Get("deployment"), last)
+	if v := q.Get("since"); v != "" {
+		since, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			textError(w, http.StatusBadRequest, "since: want Unix seconds, got "+strconv.Quote(v))
+			return
+		}
+		for i := range series {
+			pts := series[i].Points
+			n := sort.Search(len(pts), func(j int) bool { return pts[j].T > since })
+			series[i].Points = pts[n:]
+		}
+	}
+	writeJSON(w, http.StatusOK, series)
 }
 
 // getLogs answers the last ?lines= (default 100) lines replica ?replica=

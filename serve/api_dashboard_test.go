@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,20 @@ func TestDashboardEndpoints(t *testing.T) {
 	}
 	if code, _, body := call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?last=x", "", ""); code != 400 || !strings.Contains(body, "last") {
 		t.Errorf("?last=x: %d %s", code, body)
+	}
+	newest := series[0].Points[len(series[0].Points)-1].T
+	var after []Series
+	_, _, body := call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?since="+strconv.FormatFloat(newest, 'f', -1, 64), "", "")
+	if json.Unmarshal([]byte(body), &after) != nil || len(after) != 1 {
+		t.Fatalf("?since=: %s", body)
+	}
+	for _, p := range after[0].Points {
+		if p.T <= newest {
+			t.Errorf("?since=%v gave the older point %+v", newest, p)
+		}
+	}
+	if code, _, _ := call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?since=yesterday", "", ""); code != 400 {
+		t.Errorf("?since=yesterday: %d, want 400", code)
 	}
 
 	// Logs: the replica's last lines.

@@ -41,11 +41,30 @@ function show() {
   if (state.instance) r.view.update?.(state);
 }
 
+// mergeSeries adds the new points of each deployment's series to what is
+// held and keeps the last 15 minutes; series the gateway no longer has go.
+function mergeSeries(held, fresh) {
+  const byKey = new Map(held.map((s) => [s.application + "/" + s.deployment, s]));
+  const out = [];
+  for (const f of fresh) {
+    const h = byKey.get(f.application + "/" + f.deployment);
+    const last = h?.points.at(-1)?.t ?? -Infinity;
+    const points = (h?.points || []).concat(f.points.filter((p) => p.t > last));
+    const newest = points.at(-1)?.t ?? 0;
+    out.push({ ...f, points: points.filter((p) => p.t > newest - 900) });
+  }
+  return out;
+}
+
+let since = 0; // the newest sample held, Unix seconds
+
 async function poll() {
   try {
-    const [instance, series] = await Promise.all([getJSON("api/gantry/applications"), getJSON("api/gantry/timeseries")]);
+    const [instance, fresh] = await Promise.all([getJSON("api/gantry/applications"),
+      getJSON("api/gantry/timeseries" + (since ? `?since=${since}` : ""))]);
     state.instance = instance;
-    state.series = series;
+    state.series = mergeSeries(state.series, fresh);
+    for (const s of state.series) since = Math.max(since, s.points.at(-1)?.t ?? 0);
     state.error = null;
   } catch (e) {
     state.error = String(e.message || e);

@@ -8,11 +8,13 @@ import { recentEvents } from "./events.js";
 import { ago, badge, esc, fmtMs, fmtNum, fmtPct, summary } from "./util.js";
 
 const MAX_LOG_LINES = 500;
+// Events that mean a replica failed (and was replaced).
+const FAILURES = new Set(["REPLICA_CRASHED", "HEALTH_CHECK_FAILED", "REPLICA_FAILED"]);
 
 export const deploymentView = {
   mount(main, { app, dep }) {
     this.app = app; this.dep = dep;
-    this.selected = null; this.closeLog = null; this.restarts = 0; this.counted = new Set();
+    this.selected = null; this.closeLog = null;
     main.innerHTML = `
       <div class="crumbs"><a href="#/">Overview</a> / ${esc(app)}</div>
       <h1 id="dep-title">${esc(dep)} <span id="dep-status"></span></h1>
@@ -39,15 +41,8 @@ export const deploymentView = {
       const tr = e.target.closest("tr[data-replica]");
       if (tr) this.tail(tr.dataset.replica);
     });
-    const isMine = (e) => e.application === app && e.deployment === dep;
-    const failures = new Set(["REPLICA_CRASHED", "HEALTH_CHECK_FAILED", "REPLICA_FAILED"]);
-    this.events = recentEvents(main.querySelector("#dep-events"), { limit: 50, filter: (e) => {
-      if (isMine(e) && failures.has(e.kind) && !this.counted.has(e.seq)) {
-        this.counted.add(e.seq);
-        this.restarts++;
-      }
-      return isMine(e);
-    } });
+    this.isMine = (e) => e.application === app && e.deployment === dep;
+    this.events = recentEvents(main.querySelector("#dep-events"), { limit: 50, filter: this.isMine });
   },
 
   unmount() { this.closeLog?.(); this.events?.close(); },
@@ -87,7 +82,8 @@ export const deploymentView = {
       document.getElementById("replicas").innerHTML = `<p class="muted">No replicas.</p>`;
       return;
     }
-    status.innerHTML = `${badge(d.status)} <span class="muted small">${esc(d.status_trigger)}</span>${d.ingress ? ' <span class="muted small">· ingress</span>' : ""}`;
+    const trigger = d.status === "HEALTHY" ? "" : ` <span class="muted small" title="status_trigger">${esc(d.status_trigger)}</span>`;
+    status.innerHTML = `${badge(d.status)}${trigger}${d.ingress ? ' <span class="muted small">· ingress</span>' : ""}`;
     document.getElementById("dep-message").innerHTML = d.message
       ? `<div class="message ${d.status === "HEALTHY" ? "info" : ""}">${esc(d.message)}</div>` : "";
     const series = state.series.find((s) => s.application === this.app && s.deployment === this.dep);
@@ -97,11 +93,12 @@ export const deploymentView = {
     const reps = d.replicas || [];
     const inflight = reps.reduce((n, r) => n + (r.inflight || 0), 0);
     const running = reps.filter((r) => r.state === "RUNNING").length;
+    const failures = this.events.all().filter((e) => this.isMine(e) && FAILURES.has(e.kind)).length;
     const stat = (k, v) => `<div class="stat"><div class="v">${v}</div><div class="k">${k}</div></div>`;
     document.getElementById("dep-stats").innerHTML = [
       stat("running / target", `${running} / ${d.target_num_replicas}`), stat("in flight", inflight), stat("queued", d.queued),
       stat("requests/s", fmtNum(s.rps)), stat("p50", fmtMs(s.p50)), stat("p99", fmtMs(s.p99)),
-      stat("error rate", fmtPct(s.errRate)), stat("failures seen", this.restarts),
+      stat("error rate", fmtPct(s.errRate)), stat("replica failures", failures),
     ].join("");
     this.replicas(reps, d);
     this.autoscaler(d);

@@ -46,7 +46,7 @@ export function recentEvents(root, { limit = 200, filter = () => true } = {}) {
     render();
     close = follow(`api/gantry/events?follow=1&after=${seen}`, add);
   }).catch(() => { close = follow("api/gantry/events?follow=1", add); });
-  return { close: () => close(), refilter(f) { filter = f; render(); } };
+  return { close: () => close(), refilter(f) { filter = f; render(); }, all: () => all };
 }
 
 export const eventsView = {

@@ -101,6 +101,9 @@ async function checkDashboard(base, prefix) {
     return seqs.some((n) => n > crashSeq);
   }, 30000);
   await shot(page, prefix + "events");
+  // The deployment counts the failure.
+  await page.goBack();
+  await eventually("the failure counted", async () => /[1-9]\d*replica failures/.test(await page.textContent("#dep-stats")), 15000);
 
   // TPU: this config has no worker groups, and says so.
   await page.click('nav a[data-view="tpu"]');

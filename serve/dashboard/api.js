@@ -43,10 +43,17 @@ export async function send(method, path, body, headers = {}) {
 
 // follow opens a server-sent event stream and calls onData with each
 // message's parsed data; it returns a function that closes the stream.
-export function follow(path, onData, onState = () => {}) {
+// onState(true) says it is open; onState(false) that it broke: the browser
+// reconnects unless reconnect is false, in which case the stream is closed
+// and onState(false, true) says it ended.
+export function follow(path, onData, onState = () => {}, { reconnect = true } = {}) {
   const es = new EventSource(path);
   es.onmessage = (m) => { try { onData(JSON.parse(m.data)); } catch { /* ignore a broken line */ } };
-  es.onopen = () => onState(true);
-  es.onerror = () => onState(false);
+  es.onopen = () => onState(true, false);
+  es.onerror = () => {
+    if (reconnect) { onState(false, false); return; }
+    es.close();
+    onState(false, true);
+  };
   return () => es.close();
 }

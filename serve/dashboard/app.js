@@ -38,7 +38,7 @@ function show() {
   for (const a of document.querySelectorAll("#nav a")) {
     a.classList.toggle("active", a.dataset.view === (r.key.startsWith("dep:") ? "overview" : r.key));
   }
-  if (state.instance) r.view.update?.(state);
+  if (state.instance) r.view.update?.(state, false); // what is known now; the next poll brings fresh state
 }
 
 // mergeSeries adds the new points of each deployment's series to what is
@@ -69,7 +69,7 @@ async function poll() {
   } catch (e) {
     state.error = String(e.message || e);
   }
-  current?.view.update?.(state);
+  current?.view.update?.(state, true);
 }
 
 function tokenBar() {

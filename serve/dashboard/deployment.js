@@ -51,26 +51,30 @@ export const deploymentView = {
     if (this.selected === id) return;
     this.closeLog?.();
     this.selected = id;
+    this.goneNoted = false;
     const log = document.getElementById("log");
     document.getElementById("log-who").textContent = id;
     const st = document.getElementById("log-state");
     log.replaceChildren();
-    let lines = 0, opened = false;
+    let lines = 0;
+    this.logEnded = false;
+    // The stream is not left to the browser to reconnect: a replica that
+    // stopped is gone (404), and its last lines should stay on screen.
     this.closeLog = follow(`api/gantry/logs?replica=${encodeURIComponent(id)}&lines=200&follow=1`, (line) => {
       const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 20;
       log.append(document.createTextNode(line + "\n"));
       if (++lines > MAX_LOG_LINES) { log.firstChild?.remove(); lines--; }
       if (stick) log.scrollTop = log.scrollHeight;
-    }, (ok) => {
-      // A reconnected stream starts again with the last lines: start the pane afresh.
-      if (ok && opened) { log.replaceChildren(); lines = 0; }
-      opened ||= ok;
-      st.textContent = ok ? " · following" : " · reconnecting…";
-    });
+    }, (ok, ended) => {
+      st.textContent = ok ? " · following" : " · stream ended";
+      this.logEnded = ended;
+    }, { reconnect: false });
     for (const tr of document.querySelectorAll("#replicas tr[data-replica]")) tr.classList.toggle("selected", tr.dataset.replica === id);
   },
 
-  update(state) {
+  // update draws state; fresh says it was just fetched (not kept from
+  // before this view opened, when a replica may have gone since).
+  update(state, fresh) {
     const a = state.instance?.applications?.[this.app];
     const d = a?.deployments?.[this.dep];
     const status = document.getElementById("dep-status");
@@ -103,7 +107,18 @@ export const deploymentView = {
     this.replicas(reps, d);
     this.autoscaler(d);
     this.config(d);
-    if (!this.selected && reps.length) this.tail((reps.find((r) => r.state === "RUNNING") || reps[0]).replica_id);
+    const live = reps.find((r) => r.state === "RUNNING");
+    if (!this.selected && fresh && live) this.tail(live.replica_id);
+    else if (this.selected && this.logEnded) {
+      const id = this.selected;
+      if (reps.some((r) => r.replica_id === id && (r.state === "RUNNING" || r.state === "UPDATING"))) {
+        this.selected = null; // the replica is still there: follow it again
+        this.tail(id);
+      } else if (!this.goneNoted) {
+        this.goneNoted = true;
+        document.getElementById("log-state").textContent = " · this replica has stopped: its last lines stay here; pick another above";
+      }
+    }
   },
 
   replicas(reps, d) {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { eventually, launchBrowser, prefixProxy, screenshotDir, startGateway } from "./gateway.js";
+import { eventually, launchBrowser, prefixProxy, repo, screenshotDir, startGateway } from "./gateway.js";
 
 let gw, browser;
 const shot = (page, name) => page.screenshot({ path: path.join(screenshotDir(), name + ".png"), fullPage: true });
@@ -42,6 +42,7 @@ async function checkDashboard(base, prefix) {
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
   await page.goto(base);
 
   // The application, RUNNING, in the API's own word.
@@ -118,9 +119,14 @@ async function checkDashboard(base, prefix) {
   assert.match(problems, /num_replicas/);
   assert.ok(await page.isDisabled("#cfg-apply"), "an invalid config cannot be applied");
   await shot(page, prefix + "deploy-invalid");
+  // Upload: the example's own file is valid.
+  await page.setInputFiles("#cfg-file", path.join(repo, "examples/stable-diffusion/serve.yaml"));
+  await page.locator("#cfg-valid").waitFor({ timeout: 10000 });
+  assert.match(await page.inputValue("#cfg-text"), /stable_diffusion/);
+  assert.ok(!(await page.isDisabled("#cfg-apply")));
+  await page.fill("#cfg-text", "");
   await page.click("#cfg-current");
   await page.locator("#cfg-valid").waitFor({ timeout: 10000 });
-  assert.ok(!(await page.isDisabled("#cfg-apply")));
 
   assert.deepEqual(errors, [], "no errors in the page's console");
   await page.close();

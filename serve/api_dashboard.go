@@ -146,7 +146,8 @@ func (s *Server) getTimeseries(w http.ResponseWriter, r *http.Request) {
 
 // getLogs answers the last ?lines= (default 100) lines replica ?replica=
 // wrote as JSON {"replica", "lines": [...]}, or with ?follow=1 streams
-// them, then every new line, as server-sent events (data: one line).
+// them, then every new line, as server-sent events (data: one line), until
+// the replica is gone ("event: end").
 func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id := q.Get("replica")
@@ -209,6 +210,13 @@ func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		if lines, last = lf.LogSince(last); len(lines) > 0 {
 			send(lines)
+		}
+		if _, ok := s.controller.Snapshot().Replica(id); !ok {
+			// Gone: its process has exited and its output is drained.
+			lines, _ = lf.LogSince(last)
+			send(lines)
+			io.WriteString(w, "event: end\ndata: \"the replica has stopped\"\n\n")
+			return
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bufio"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/internal/testenv"
 )
 
@@ -212,4 +214,53 @@ func deref(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+func TestLogFollowStreamsNewLinesUntilTheReplicaIsGone(t *testing.T) {
+	srv, _, dashboard := oneReplicaGateway(t)
+	rep := running(t, srv, 1)[0]
+	resp, err := http.Get(dashboard + "/api/gantry/logs?follow=1&replica=" + url.QueryEscape(rep.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("follow: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	got := make(chan string, 100)
+	go func() {
+		defer close(got)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			got <- sc.Text()
+		}
+	}()
+	next := func(want string) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			select {
+			case l, ok := <-got:
+				if !ok {
+					t.Fatalf("the stream ended before %q", want)
+				}
+				if strings.Contains(l, want) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %q within 30s", want)
+			}
+		}
+	}
+	next("replica listening") // the lines it already wrote
+	// Scaling to zero stops it: it writes its last lines as it drains, then is gone.
+	cfg, err := deploy.Parse([]byte(withTestReplica("applications:\n- name: app\n  route_prefix: /\n  deployments:\n  - name: d\n    num_replicas: 0\n    replica: {command: [TESTREPLICA]}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, srv, cfg)
+	next("testreplica: clean exit")
+	next("event: end")
+	for range got { // and the stream closes
+	}
 }

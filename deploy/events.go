@@ -3,7 +3,6 @@ package deploy
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"sync"
 	"time"
 
@@ -119,15 +118,18 @@ func (c *Controller) record(kind EventKind, level string, d *deployment, r *repl
 }
 
 // recordFailure adds the event for a failed replica: a crash with its exit
-// code when its process exited, else a failed health check or start.
-func (c *Controller) recordFailure(d *deployment, r *replicaRun, err error, msg string) {
+// code when its process exited (an Instance.Err with an ExitCode method,
+// as *exec.ExitError has), else a failed health check or start.
+func (c *Controller) recordFailure(d *deployment, r *replicaRun, msg string) {
 	e := Event{Level: "error", Message: msg, Application: d.spec.Application, Deployment: d.spec.Name, Replica: r.id}
 	switch {
 	case r.inst != nil && exited(r.inst):
 		e.Kind = EventReplicaCrashed
-		var ee *exec.ExitError
-		if errors.As(r.inst.Err(), &ee) && ee.ExitCode() >= 0 {
-			code := ee.ExitCode()
+		// *exec.ExitError has ExitCode (-1 when a signal killed the
+		// process); another backend's error may have it too.
+		var ec interface{ ExitCode() int }
+		if errors.As(r.inst.Err(), &ec) && ec.ExitCode() >= 0 {
+			code := ec.ExitCode()
 			e.ExitCode = &code
 		}
 	case r.inst != nil:
@@ -135,7 +137,6 @@ func (c *Controller) recordFailure(d *deployment, r *replicaRun, err error, msg 
 	default:
 		e.Kind = EventReplicaFailed
 	}
-	_ = err
 	c.eventLog.Add(e)
 }
 

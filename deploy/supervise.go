@@ -256,7 +256,7 @@ func (c *Controller) failed(d *deployment, r *replicaRun, err error) {
 	if exit != "" && !strings.Contains(msg, exit) {
 		msg += " (" + exit + ")"
 	}
-	c.recordFailure(d, r, err, msg+fmt.Sprintf("; next start in %v", wait.Round(time.Millisecond)))
+	c.recordFailure(d, r, msg+fmt.Sprintf("; next start in %v", wait.Round(time.Millisecond)))
 	r.state = replica.Recovering
 	c.stopReplica(d, r)
 }

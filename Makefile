@@ -6,10 +6,10 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VENV ?= .venv-ci
 PYTHON ?= python3
 
-.PHONY: test test-go test-raycli test-charts raycli-venv build lint bench example k8s-testenv
+.PHONY: test test-go test-raycli test-charts test-dashboard raycli-venv dashboard-deps chromium build lint bench example k8s-testenv
 
-## test: formatting, vet, every Go test with the race detector, Ray's CLI against gantry, and the Helm chart
-test: test-go test-raycli test-charts
+## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), Ray's CLI against gantry, the Helm chart, and the dashboard in a browser
+test: test-go test-raycli test-charts test-dashboard
 
 ## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests included
 test-go: export GANTRY_K8S_TESTS=1
@@ -41,6 +41,23 @@ test-charts:
 	hack/helm.sh lint --strict charts/gantry -f charts/gantry/values-example.yaml --set metrics.serviceMonitor.enabled=true
 	hack/helm.sh template gantry charts/gantry --include-crds >/dev/null
 	hack/helm.sh template gantry charts/gantry -f charts/gantry/values-example.yaml --set metrics.serviceMonitor.enabled=true >/dev/null
+## test-dashboard: the web dashboard in Debian's chromium, driven by Playwright, against a real gantry (tests/dashboard)
+test-dashboard: dashboard-deps build
+	cd tests/dashboard && GANTRY_BIN=$(CURDIR)/bin/gantry node --test --test-concurrency=1
+
+## dashboard-deps: chromium (apt) and playwright-core (npm, pinned in tests/dashboard/package-lock.json)
+dashboard-deps: chromium tests/dashboard/node_modules/.installed
+
+tests/dashboard/node_modules/.installed: tests/dashboard/package-lock.json
+	cd tests/dashboard && npm ci --no-audit --no-fund
+	touch $@
+
+## chromium: Debian's chromium at /usr/bin/chromium, installed with apt-get when missing
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
+	fi
 
 ## build: the gantry binary in ./bin
 build:

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"time"
 
 	"gantry.dev/gantry/autoscale"
@@ -98,5 +99,6 @@ func (c *Controller) autoscale(d *deployment, now time.Time) {
 	} else {
 		d.status = DeploymentDownscaling
 	}
+	c.record(EventScaled, "info", d, nil, fmt.Sprintf("%d → %d replicas: %s", d.target, dec.Target, dec.Reason))
 	d.trigger, d.message, d.target = TriggerAutoscaling, dec.Reason, dec.Target
 }

@@ -48,6 +48,7 @@ type Controller struct {
 	adoptNeeded  bool
 	detach       bool
 	shuttingDown bool
+	eventLog     *EventLog // what happened, for the dashboard; written by Run
 
 	mu       sync.Mutex
 	snapshot Snapshot
@@ -101,6 +102,8 @@ func NewController(o Options) *Controller {
 		wake:   make(chan struct{}, 1),
 		apps:   map[string]*application{},
 		detach: o.Detach,
+
+		eventLog: NewEventLog(DefaultEventLogSize, o.Now),
 	}
 	c.leading.Store(!o.Follower)
 	c.lead = !o.Follower

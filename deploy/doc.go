@@ -42,4 +42,9 @@
 // leader, and while it follows (SetLeader(false), Options.Follower) it only
 // mirrors them into its router pools, never starting or stopping one.
 // Options.Detach leaves replicas running when Run ends.
+// The control loop records what it does and sees in an EventLog (the last
+// 1000 events: configs applied, replicas starting, healthy, draining,
+// stopped, crashed with their exit code, failing health checks, scale
+// decisions with their reason), which the dashboard reads and follows. An
+// Instance that also implements LogFollower lets readers follow its log.
 package deploy

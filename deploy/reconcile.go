@@ -68,6 +68,7 @@ type replicaRun struct {
 // are stopped.
 func (c *Controller) apply(cfg *Config) {
 	now := c.now()
+	c.eventLog.Add(Event{Kind: EventConfigApplied, Message: appliedMessage(cfg)})
 	specs := map[[2]string]DeploymentSpec{}
 	groups := map[[2]string]*WorkerGroup{}
 	tpuGroups := DeploymentGroups(cfg)
@@ -111,6 +112,8 @@ func (c *Controller) apply(cfg *Config) {
 			}
 			if d.status == "" || changed(d.config, dc) {
 				d.status, d.trigger, d.message, d.startFailures = DeploymentUpdating, TriggerConfigUpdateStarted, "", 0
+				c.eventLog.Add(Event{Kind: EventDeploymentUpdated, Application: name, Deployment: dc.Name,
+					Message: updateMessage(isNew, d.spec.CodeVersion, s.CodeVersion)})
 			}
 			d.spec, d.config, d.target = s, dc, s.NumReplicas
 			d.group = groups[[2]string{name, dc.Name}]

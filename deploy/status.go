@@ -75,6 +75,7 @@ type ReplicaStatus struct {
 	// Members are its processes, one per host of its slice (member 0 takes the traffic).
 	Members []Member
 	rep     *router.Replica
+	inst    Instance // nil until started
 }
 
 // Queued is the number of the deployment's requests waiting for a replica now.
@@ -128,6 +129,7 @@ func (c *Controller) publishStatus() {
 					rs.State = replica.Pending
 				}
 				if r.inst != nil {
+					rs.inst = r.inst
 					rs.Address = r.inst.Address()
 					rs.LogPath = r.inst.LogPath()
 					rs.Members = r.inst.Members()

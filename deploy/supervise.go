@@ -53,6 +53,9 @@ func (c *Controller) startReplica(d *deployment, now time.Time) *replicaRun {
 	d.replicas = append(d.replicas, r)
 	if c.takeSlice(d, r) {
 		c.launch(d, r)
+		c.record(EventReplicaStarting, "info", d, r, "starting a replica of version "+r.version)
+	} else {
+		c.record(EventReplicaPending, "warning", d, r, "waiting for a free TPU slice in worker group "+d.group.Name)
 	}
 	return r
 }
@@ -81,6 +84,7 @@ func (c *Controller) placePending(d *deployment) {
 	for _, r := range d.replicas {
 		if r.state == replica.Pending && !r.stopping && c.takeSlice(d, r) {
 			c.launch(d, r)
+			c.record(EventReplicaStarting, "info", d, r, fmt.Sprintf("starting on TPU slice %s-%d", r.group, r.slice))
 		}
 	}
 }
@@ -190,6 +194,8 @@ func (c *Controller) handle(ev event) {
 		r.rep = router.NewReplica(r.id, r.inst.Address(), router.ReplicaOptions{Now: c.now})
 		c.log.Info("replica running", "replica", r.id, "address", r.inst.Address(),
 			"startup", c.now().Sub(r.startedAt).Round(time.Millisecond))
+		c.record(EventReplicaHealthy, "info", d, r, fmt.Sprintf("healthy after %v; taking traffic at %s",
+			c.now().Sub(r.startedAt).Round(time.Millisecond), r.inst.Address()))
 		c.watch(d, r)
 		c.publishPool(d)
 	case evFailed:
@@ -205,12 +211,14 @@ func (c *Controller) handle(ev event) {
 			c.log.Info("replica cannot reconfigure in place; replacing it", "replica", r.id)
 			r.version, r.state = "", replica.Running
 		case ev.err != nil:
+			c.record(EventReplicaFailed, "error", d, r, "reconfigure failed: "+ev.err.Error())
 			c.failed(d, r, ev.err)
 		default:
 			r.userConfig, r.state = ev.sent, replica.Running
 			c.log.Info("replica reconfigured", "replica", r.id)
 		}
 	case evStopped:
+		c.record(EventReplicaStopped, "info", d, r, "stopped")
 		c.forget(d, r)
 	}
 }
@@ -260,6 +268,11 @@ func (c *Controller) failed(d *deployment, r *replicaRun, err error) {
 	}
 	c.log.Error("replica failed", "replica", r.id, "err", err, "exit", exit,
 		"restart_in", wait, "last_log_lines", strings.Join(lines, "\n"))
+	msg := err.Error()
+	if exit != "" && !strings.Contains(msg, exit) {
+		msg += " (" + exit + ")"
+	}
+	c.recordFailure(d, r, msg+fmt.Sprintf("; next start in %v", wait.Round(time.Millisecond)))
 	r.state = replica.Recovering
 	c.stopReplica(d, r)
 }
@@ -272,6 +285,7 @@ func (c *Controller) stopReplica(d *deployment, r *replicaRun) {
 		return
 	}
 	r.stopping = true
+	c.record(EventReplicaDraining, "info", d, r, stopReason(d, r))
 	if r.state != replica.Recovering {
 		r.state = replica.Stopping
 	}

@@ -17,4 +17,10 @@
 // Outcomes map to status codes: 503 no capacity (queue full), 502 replica
 // failed, 504 request_timeout_s exceeded before the response started, 499
 // client gone (not counted against the replica).
+//
+// Every answered request is counted in the deployment's Stats (atomic
+// counters and a latency histogram) for the dashboard. When the request's
+// context carries a recording span, Forward adds a span for the wait for a
+// replica and one per attempt, and the replica's traceparent names the
+// attempt span; otherwise no span is started.
 package router

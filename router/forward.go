@@ -25,6 +25,8 @@ const StatusClientClosed = 499
 
 var errRequestTimeout = errors.New("request_timeout_s exceeded")
 
+var errRejected = errors.New("rejected by the replica (Gantry-Rejected); retrying elsewhere")
+
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // Forward sends r to a replica of d, with prefix (the matched route prefix)
@@ -32,6 +34,12 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // replica sees requestID as X-Request-ID, and a new W3C traceparent when the
 // client sent none.
 func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix, requestID string) {
+	d.ForwardOutcome(w, r, prefix, requestID, nil)
+}
+
+// ForwardOutcome is Forward that also reports what became of the request
+// in out, when out is not nil (see tracing.go).
+func (d *Deployment) ForwardOutcome(w http.ResponseWriter, r *http.Request, prefix, requestID string, out *Outcome) {
 	start := time.Now()
 	s := d.settings.Load()
 	ctx := r.Context()
@@ -43,8 +51,11 @@ func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix, req
 		timer = time.AfterFunc(s.RequestTimeout, func() { cancel(errRequestTimeout) })
 		defer timer.Stop()
 	}
-	code, aborted := d.forward(ctx, w, r, attempt{prefix: prefix, requestID: requestID, settings: s, timer: timer})
+	code, aborted := d.forward(ctx, w, r, attempt{prefix: prefix, requestID: requestID, settings: s, timer: timer, out: out})
 	d.metrics.observe(code, time.Since(start))
+	if out != nil {
+		out.Status = code
+	}
 	if aborted {
 		// The replica failed mid-response: end the client's connection
 		// abruptly so the truncated body is not mistaken for a whole one.
@@ -58,6 +69,7 @@ type attempt struct {
 	traceparent       string // the client's, or a new one
 	settings          *Settings
 	timer             *time.Timer // request_timeout_s, disarmed once the response starts
+	out               *Outcome    // nil: nobody asked
 }
 
 // forward runs the attempts and returns the status recorded for the request
@@ -85,21 +97,32 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}
 	idempotent := s.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
+	tr := tracingFor(ctx)
 
 	var skip tried
 	for attempt := 1; ; attempt++ {
 		var rep *Replica
+		qs := tr.queue(ctx, d, attempt)
 		if attempt == 1 {
 			rep, err = d.acquire(ctx, nil)
 		} else {
 			rep, err = d.acquire(ctx, &skip)
 		}
+		endQueue(qs, rep, err)
 		if err != nil {
 			return d.failure(w, r, ctx, err), false
 		}
 		skip.add(rep)
+		as := tr.attempt(ctx, rep, attempt, &a)
+		if as != nil && out != nil {
+			out.Header["Traceparent"] = []string{a.traceparent}
+		}
+		if a.out != nil {
+			a.out.Replica, a.out.Attempts, a.out.Traceparent = rep.id, attempt, a.traceparent
+		}
 		resp, err := rep.roundTrip(ctx, r, out, body, &a)
 		if err != nil {
+			endAttempt(as, 0, err)
 			d.Release(rep)
 			if ctx.Err() != nil {
 				return d.failure(w, r, ctx, ctx.Err()), false
@@ -117,18 +140,21 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Gantry-Rejected") != "" &&
 			body.replayable() && attempt < s.MaxAttempts {
 			// A rejection is no response: request_timeout_s keeps running.
+			endAttempt(as, resp.StatusCode, errRejected)
 			drainAndClose(resp.Body)
 			d.Release(rep)
 			d.metrics.retried("rejected")
 			continue
 		}
 		if timer != nil && !timer.Stop() {
+			endAttempt(as, resp.StatusCode, context.Cause(ctx))
 			resp.Body.Close()
 			d.Release(rep)
 			return d.failure(w, r, ctx, context.Cause(ctx)), false
 		}
 		rep.breaker.record(true)
 		code, aborted := copyResponse(w, resp)
+		endAttempt(as, code, cutShort(aborted))
 		d.Release(rep)
 		if code == StatusClientClosed || r.Context().Err() != nil {
 			return StatusClientClosed, false

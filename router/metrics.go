@@ -38,9 +38,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 type deploymentMetrics struct {
-	m        *Metrics
+	m        *Metrics // nil: no Prometheus metrics, only stats
 	app, dep string
 	codes    [600]atomic.Pointer[codeMetrics]
+	stats    *stats // for the dashboard's time series
 }
 
 type codeMetrics struct {
@@ -49,15 +50,13 @@ type codeMetrics struct {
 }
 
 func (m *Metrics) forDeployment(app, dep string) *deploymentMetrics {
-	if m == nil {
-		return nil
-	}
-	return &deploymentMetrics{m: m, app: app, dep: dep}
+	return &deploymentMetrics{m: m, app: app, dep: dep, stats: newStats()}
 }
 
 // observe counts one answered request.
 func (dm *deploymentMetrics) observe(code int, took time.Duration) {
-	if dm == nil {
+	dm.stats.observe(code, took)
+	if dm.m == nil {
 		return
 	}
 	if code < 0 || code >= len(dm.codes) {
@@ -78,7 +77,7 @@ func (dm *deploymentMetrics) observe(code int, took time.Duration) {
 
 // retried counts one retry.
 func (dm *deploymentMetrics) retried(reason string) {
-	if dm == nil {
+	if dm.m == nil {
 		return
 	}
 	dm.m.retries.WithLabelValues(dm.app, dm.dep, reason).Inc()

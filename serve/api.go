@@ -70,6 +70,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 		r.Delete(p, s.deleteApplications)
 	}
 	r.Get("/api/gantry/applications", s.getGantryApplications)
+	s.dashboardRoutes(r)
 }
 
 // getRayVersion answers as Ray's dashboard does (serve_head.py get_version).

@@ -2,8 +2,10 @@ package serve
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,6 +70,24 @@ applications:
 	if a == nil || a.TargetReplicas != 1 || a.Reason == "" {
 		t.Errorf("the Gantry view shows autoscaler %+v; want target 1 and the reason of the last decision", a)
 	}
+	// The events have each scale decision with its reason: up, then down to 1.
+	var up, down bool
+	for _, e := range getEventsOf(t, "http://"+srv.DashboardAddr()) {
+		if e.Kind == deploy.EventScaled && e.Deployment == "d" {
+			from, to, ok := scaledFromTo(e.Message)
+			up = up || (ok && to > from && !down)
+			down = down || (ok && up && to < from && strings.Contains(e.Message, ": "))
+		}
+	}
+	if !up || !down {
+		t.Errorf("AUTOSCALED events do not show the way up then down (up %v, down %v)", up, down)
+	}
+}
+
+// scaledFromTo reads "N → M replicas: reason".
+func scaledFromTo(msg string) (from, to int, ok bool) {
+	n, err := fmt.Sscanf(msg, "%d → %d replicas:", &from, &to)
+	return from, to, err == nil && n == 2
 }
 
 func TestScaleToZeroAndBackServesEveryRequest(t *testing.T) {

@@ -13,5 +13,15 @@
 // The ingress answers the gateway's own paths (/-/healthz, /-/routes; /v2/ is
 // reserved for the Open Inference Protocol) before any route prefix, sets
 // X-Request-ID and traceparent, limits body and header sizes, and hands the
-// request to the route's router.Deployment.
+// request to the route's router.Deployment. With a TracerProvider it starts
+// the ingress span (a child of the client's traceparent); with an access log
+// it writes a line per routed request, buffered and flushed a few times a
+// second.
+//
+// The web dashboard (serve/dashboard, embedded) is served at / on the admin
+// listener with relative URLs only, so it works under a path prefix. The
+// endpoints behind it live under /api/gantry/: the controller's events, a
+// 15-minute time series sampled once a second by Sampler (run by Server.Run),
+// replica logs, TPU slices, config validation, and /api/gantry/try/, which
+// hands a request to the ingress in-process.
 package serve

@@ -20,6 +20,7 @@ type ingress struct {
 	draining *atomic.Bool
 	// rand64 is the randomness for request and trace ids; injected for tests.
 	rand64 func() uint64
+	obs    *observer // tracing and access log; nil when both are off
 }
 
 func newIngress(rt *router.Router, maxBody int64, draining *atomic.Bool) *ingress {
@@ -53,6 +54,10 @@ func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, in.maxBody)
+	}
+	if in.obs != nil {
+		in.obs.forward(w, r, route, id)
+		return
 	}
 	route.Deployment.Forward(w, r, route.Prefix, id)
 }

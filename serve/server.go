@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"gantry.dev/gantry/deploy"
@@ -45,6 +47,13 @@ type Options struct {
 	// on Kubernetes a gateway follows until it is elected, and leaves the
 	// replica pods running when it stops.
 	Follower, Detach bool
+	// TracerProvider, when set, traces every routed request (see
+	// TracingFromEnv); nil: no tracing.
+	TracerProvider trace.TracerProvider
+	// AccessLog, when set, gets a line per routed request, as JSON when
+	// AccessLogJSON is set, else as text; nil: no access log.
+	AccessLog     io.Writer
+	AccessLogJSON bool
 }
 
 // Server is one gateway.
@@ -61,6 +70,8 @@ type Server struct {
 
 	ingressLn, adminLn net.Listener
 	ingress, admin     *http.Server
+	dash               *dashboard
+	access             *accessLog // nil without an access log
 }
 
 // New builds a server and binds its listeners, so a busy port is reported
@@ -94,6 +105,7 @@ func New(o Options) (*Server, error) {
 		Follower: o.Follower, Detach: o.Detach,
 	})
 	s.registry.MustRegister(deploy.NewCollector(s.controller))
+	s.dash = newDashboard(s.controller.Snapshot)
 
 	var err error
 	if s.ingressLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
@@ -103,8 +115,13 @@ func New(o Options) (*Server, error) {
 		s.ingressLn.Close()
 		return nil, fmt.Errorf("dashboard: listen on %s: %w", o.DashboardAddr, err)
 	}
+	in := newIngress(s.router, cfg.MaxRequestBodyBytes(), &s.draining)
+	if o.AccessLog != nil && accessLogEnabled(cfg) {
+		s.access = newAccessLog(o.AccessLog, o.AccessLogJSON)
+	}
+	in.obs = newObserver(o.TracerProvider, s.access)
 	s.ingress = &http.Server{
-		Handler:           newIngress(s.router, cfg.MaxRequestBodyBytes(), &s.draining),
+		Handler:           in,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute, // a whole request, body included
 		IdleTimeout:       cfg.KeepAliveTimeout(),
@@ -118,6 +135,7 @@ func New(o Options) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
 	}
+	s.admin.RegisterOnShutdown(s.dash.endStreams)
 	return s, nil
 }
 
@@ -171,6 +189,10 @@ func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveUntilClosed(s.ingress, s.ingressLn) })
 	g.Go(func() error { return serveUntilClosed(s.admin, s.adminLn) })
+	g.Go(func() error { return s.dash.sampler.Run(gctx) })
+	if s.access != nil {
+		g.Go(func() error { return s.access.run(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.draining.Store(true)
@@ -182,6 +204,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	})
 	err = g.Wait()
+	s.access.flush() // lines of the requests drained after the flusher stopped
 	s.log.Info("stopping replicas")
 	stopController()
 	<-ctrlDone

@@ -56,6 +56,7 @@ type options struct {
 	profile  bool          // take a CPU profile of gantry
 	keep     bool          // keep the work directory (logs, configs, profile)
 	markdown bool          // print tables as Markdown
+	access   bool          // gantry with its access log on
 }
 
 func main() {
@@ -112,6 +113,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.profile, "profile", false, "fetch a CPU profile from gantry's /debug/pprof/profile during its 32-connection run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, generated configs, profile)")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the tables as Markdown (for bench/RESULTS.md)")
+	fs.BoolVar(&o.access, "access-log", false, "run gantry with its access log on (its default; off by default here, as for nginx)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -148,7 +148,7 @@ func (b *bench) startGantry(ctx context.Context) (target, error) {
 	}
 	gp := &gantryPorts{http: ports[0], dashboard: ports[1], grpc: ports[2]}
 	conf := b.path("gantry.yaml")
-	if err := os.WriteFile(conf, gantryConf(b.upstreamBin), 0o644); err != nil {
+	if err := os.WriteFile(conf, gantryConf(b.upstreamBin, b.opts.access), 0o644); err != nil {
 		return target{}, err
 	}
 	// Flags go before CONFIG so that any flag parser accepts them.
@@ -182,10 +182,10 @@ func (b *bench) startGantry(ctx context.Context) (target, error) {
 
 // gantryConf is the gateway's config: application "bench" at "/" with one
 // deployment, "upstream", of one replica running the upstream binary. The
-// access log is off, as it is for nginx. JSON is valid YAML.
-func gantryConf(upstreamBin string) []byte {
+// access log is off, as it is for nginx, unless accessLog. JSON is valid YAML.
+func gantryConf(upstreamBin string, accessLog bool) []byte {
 	conf := map[string]any{
-		"logging_config": map[string]any{"enable_access_log": false},
+		"logging_config": map[string]any{"enable_access_log": accessLog},
 		"applications": []any{map[string]any{
 			"name":         "bench",
 			"route_prefix": "/",

@@ -28,6 +28,7 @@ type serveFlags struct {
 	backend, namespace                string
 	httpHost, dashboardHost           string
 	leaseDuration                     time.Duration
+	accessLog                         bool
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -39,6 +40,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&f.dashboardPort, "dashboard-port", 0, "REST API, metrics and dashboard port (overrides dashboard.port)")
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where replica logs and applied state are kept")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&f.accessLog, "access-log", true, "log a line per request to stderr (application, deployment, replica, status, duration, request and trace id); --access-log=false turns it off")
 	fs.StringVar(&f.adminToken, "admin-token", os.Getenv(serve.AdminTokenEnv),
 		"token every mutating REST API call must send (Authorization: Bearer); required when the dashboard host is not loopback (env "+serve.AdminTokenEnv+")")
 	fs.StringVar(&f.backend, "backend", "local", "where replicas run: local (child processes) or kubernetes (pods; the config comes from GantryService resources)")
@@ -113,6 +115,20 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	opts := serve.Options{Config: cfg, Self: self, Logger: log, AdminToken: f.adminToken,
 		Store: &deploy.Store{Path: filepath.Join(f.stateDir, "applied.json")}}
+	if f.accessLog {
+		opts.AccessLog, opts.AccessLogJSON = stderr, f.logFormat == "json"
+	}
+	tp, stopTracing, err := serve.TracingFromEnv(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Send the spans still buffered, but do not hang on a collector that is gone.
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		stopTracing(c)
+	}()
+	opts.TracerProvider = tp
 	addrs := cfg
 	if addrs == nil {
 		addrs = &deploy.Config{}

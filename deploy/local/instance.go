@@ -99,6 +99,11 @@ func (in *instance) LogPath() string { return in.members[0].logPath }
 
 func (in *instance) LogTail(n int) []string { return in.members[0].logs.tail.Last(n) }
 
+// LogSince implements deploy.LogFollower.
+func (in *instance) LogSince(after uint64) ([]string, uint64) {
+	return in.members[0].logs.tail.Since(after)
+}
+
 // Stop sends SIGTERM to every member's process group, waits up to grace for
 // them to exit, then sends SIGKILL. Concurrent calls wait for the first.
 func (in *instance) Stop(grace time.Duration) error {

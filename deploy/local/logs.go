@@ -36,13 +36,13 @@ func openLog(path string) (*os.File, error) {
 // when finish gives up waiting; it closes the pipe and the file.
 type logCopier struct {
 	pipe *os.File
-	file *os.File
+	file *rotatingFile
 	tail *tail
 	done chan struct{}
 }
 
 func startCopier(pipe, file *os.File) *logCopier {
-	c := &logCopier{pipe: pipe, file: file, tail: newTail(tailLines), done: make(chan struct{})}
+	c := &logCopier{pipe: pipe, file: newRotatingFile(file, LogMaxBytes, LogBackups), tail: newTail(tailLines), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -92,6 +92,7 @@ type tail struct {
 	oldest    int      // index of the oldest line in a full ring
 	partial   []byte   // the line being written, at most maxLineBytes
 	truncated bool     // partial lost bytes to maxLineBytes
+	pushed    uint64   // complete lines written so far; the newest has this number
 }
 
 func newTail(maxLines int) *tail { return &tail{max: maxLines} }
@@ -127,6 +128,7 @@ func (t *tail) push() {
 		line += " [line truncated]"
 	}
 	t.partial, t.truncated = t.partial[:0], false
+	t.pushed++
 	if len(t.lines) < t.max {
 		t.lines = append(t.lines, line)
 		return
@@ -153,4 +155,19 @@ func (t *tail) Last(n int) []string {
 		all = all[len(all)-n:]
 	}
 	return all
+}
+
+// Since returns the complete lines numbered after after that are still
+// kept, oldest first, and the number of the newest line.
+func (t *tail) Since(after uint64) ([]string, uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	first := t.pushed - uint64(len(t.lines)) + 1 // number of the oldest kept line
+	var out []string
+	for i := range t.lines {
+		if first+uint64(i) > after {
+			out = append(out, t.lines[(t.oldest+i)%len(t.lines)])
+		}
+	}
+	return out, t.pushed
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // MaxBodyBytes limits the body of POST /imagine.
@@ -51,10 +53,11 @@ type server struct {
 	replicaID    string
 	defaultSteps atomic.Int64
 	encoders     encoderPool
+	log          *slog.Logger // a line per picture: what the dashboard's log tail shows
 }
 
 func newServer(replicaID string) *server {
-	s := &server{replicaID: replicaID}
+	s := &server{replicaID: replicaID, log: slog.New(slog.DiscardHandler)}
 	s.defaultSteps.Store(DefaultSteps)
 	return s
 }
@@ -259,6 +262,7 @@ func (s *server) imagine(w http.ResponseWriter, r *http.Request, req imagineRequ
 		writeParamError(w, err)
 		return
 	}
+	start := time.Now()
 	img, err := PaintContext(r.Context(), p)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -283,6 +287,8 @@ func (s *server) imagine(w http.ResponseWriter, r *http.Request, req imagineRequ
 	h.Set("X-Painter-Seed", strconv.FormatInt(p.Seed, 10))
 	h.Set("X-Painter-Steps", strconv.Itoa(p.Steps))
 	_, _ = w.Write(buf.Bytes())
+	s.log.Info("painted", "prompt", p.Prompt, "size", strconv.Itoa(p.Width)+"x"+strconv.Itoa(p.Height),
+		"steps", p.Steps, "took", time.Since(start).Round(time.Millisecond), "request_id", r.Header.Get("X-Request-Id"))
 }
 
 func (s *server) describe(w http.ResponseWriter) {

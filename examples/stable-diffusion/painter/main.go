@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 
 	"gantry.dev/gantry/replica"
 )
@@ -32,6 +33,7 @@ func Main(ctx context.Context, args []string) error {
 		return errors.New("painter: no address to listen on: set $PORT or pass --addr 127.0.0.1:8080")
 	}
 	srv := newServer(env.ReplicaID)
+	srv.log = slog.Default()
 	if len(env.UserConfig) > 0 {
 		if err := srv.reconfigure(env.UserConfig); err != nil {
 			return fmt.Errorf("painter: %s: %w", replica.EnvUserConfig, err)

@@ -1,0 +1,116 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/router"
+)
+
+// syncBuffer is a bytes.Buffer safe for the flusher and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestAccessLogHasALinePerRequest(t *testing.T) {
+	cfg, err := deploy.Parse([]byte(withTestReplica(`
+applications:
+- name: app
+  route_prefix: /api
+  deployments:
+  - name: d
+    num_replicas: 1
+    replica: {command: [TESTREPLICA]}
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	srv := runServer(t, Options{Config: cfg, AccessLog: &out, AccessLogJSON: true})
+	url := "http://" + srv.HTTPAddr()
+	waitRoute(t, url+"/api/id")
+	rep := running(t, srv, 1)[0]
+
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/echo?x=1", strings.NewReader("hi"))
+	req.Header.Set("X-Request-Id", "access-log-test-1")
+	req.Header.Set("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	var line map[string]any
+	if !testenv.Eventually(10*time.Second, func() bool {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.Contains(l, "access-log-test-1") {
+				return json.Unmarshal([]byte(l), &line) == nil
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("no access log line for the request; the log has:\n%s", out.String())
+	}
+	want := map[string]any{
+		"msg": "access", "application": "app", "deployment": "d", "replica": rep.ID, "method": "POST",
+		"path": "/api/echo", "status": float64(200), "request_id": "access-log-test-1",
+		"trace_id": "0af7651916cd43dd8448eb211c80319c",
+	}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("access log %s = %v, want %v (line %v)", k, line[k], v, line)
+		}
+	}
+	if d, ok := line["duration_ms"].(float64); !ok || d <= 0 {
+		t.Errorf("duration_ms = %v, want a positive number", line["duration_ms"])
+	}
+
+	// A request no route matches is not an application's: no line.
+	http.Get(url + "/nowhere")
+	resp, _ = http.Get(url + "/api/id")
+	resp.Body.Close()
+	if !testenv.Eventually(10*time.Second, func() bool { return strings.Count(out.String(), `"msg":"access"`) >= 3 }) {
+		t.Fatalf("want a line for each routed request; log:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "/nowhere") {
+		t.Errorf("an unrouted request was logged: %s", out.String())
+	}
+}
+
+// BenchmarkAccessLogLine is the cost of one access log line on the request
+// path (formatting into the buffer; the write happens on the flusher).
+func BenchmarkAccessLogLine(b *testing.B) {
+	a := newAccessLog(io.Discard, false)
+	r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/imagine", nil)
+	route := router.Route{Prefix: "/", Application: "stable_diffusion",
+		Deployment: router.NewDeployment("stable_diffusion", "painter", router.Settings{}, nil)}
+	out := &router.Outcome{Status: 200, Replica: "stable_diffusion#painter#8bc74c9a", Attempts: 1,
+		Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			a.request(r, route, out, 1234*time.Microsecond, "0123456789abcdef0123456789abcdef")
+		}
+	})
+}

@@ -57,6 +57,9 @@ func runServer(t *testing.T, o Options) *Server {
 	if o.DashboardAddr == "" {
 		o.DashboardAddr = "127.0.0.1:0"
 	}
+	if o.GRPCAddr == "" {
+		o.GRPCAddr = "127.0.0.1:0"
+	}
 	if o.Logger == nil {
 		o.Logger = testLogger()
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/router"
@@ -29,8 +30,9 @@ type Options struct {
 	Backend deploy.Backend
 	// Self is the running gantry executable.
 	Self string
-	// HTTPAddr and DashboardAddr override the config's listeners when set.
-	HTTPAddr, DashboardAddr string
+	// HTTPAddr, GRPCAddr and DashboardAddr override the config's listeners
+	// when set.
+	HTTPAddr, GRPCAddr, DashboardAddr string
 	// Store keeps the applied config across restarts; nil keeps nothing.
 	Store *deploy.Store
 	// DrainTimeout bounds waiting for in-flight requests at shutdown;
@@ -57,6 +59,8 @@ type Server struct {
 
 	ingressLn, adminLn net.Listener
 	ingress, admin     *http.Server
+	grpcLn             net.Listener
+	grpc               *grpc.Server
 }
 
 // New builds a server and binds its listeners, so a busy port is reported
@@ -78,6 +82,9 @@ func New(o Options) (*Server, error) {
 	if o.DashboardAddr == "" {
 		o.DashboardAddr = cfg.DashboardAddr()
 	}
+	if o.GRPCAddr == "" {
+		o.GRPCAddr = cfg.GRPCAddr()
+	}
 	if err := checkAdminBind(o.DashboardAddr, o.AdminToken); err != nil {
 		return nil, err
 	}
@@ -98,6 +105,12 @@ func New(o Options) (*Server, error) {
 		s.ingressLn.Close()
 		return nil, fmt.Errorf("dashboard: listen on %s: %w", o.DashboardAddr, err)
 	}
+	if s.grpcLn, err = net.Listen("tcp", o.GRPCAddr); err != nil {
+		s.ingressLn.Close()
+		s.adminLn.Close()
+		return nil, fmt.Errorf("grpc_options: listen on %s: %w", o.GRPCAddr, err)
+	}
+	s.grpc = newGRPCServer(s.router, &s.draining)
 	s.ingress = &http.Server{
 		Handler:           newIngress(s.router, cfg.MaxRequestBodyBytes(), &s.draining),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -118,6 +131,9 @@ func New(o Options) (*Server, error) {
 
 // HTTPAddr is the address the ingress listens on.
 func (s *Server) HTTPAddr() string { return s.ingressLn.Addr().String() }
+
+// GRPCAddr is the address the gRPC ingress listens on.
+func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
 
 // DashboardAddr is the address the admin listener listens on.
 func (s *Server) DashboardAddr() string { return s.adminLn.Addr().String() }
@@ -161,18 +177,22 @@ func (s *Server) Run(ctx context.Context) error {
 		<-ctrlDone
 		return err
 	}
-	s.log.Info("gateway serving", "http", s.HTTPAddr(), "dashboard", s.DashboardAddr())
+	s.log.Info("gateway serving", "http", s.HTTPAddr(), "grpc", s.GRPCAddr(), "dashboard", s.DashboardAddr())
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveUntilClosed(s.ingress, s.ingressLn) })
 	g.Go(func() error { return serveUntilClosed(s.admin, s.adminLn) })
+	g.Go(func() error { return serveGRPC(s.grpc, s.grpcLn) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.draining.Store(true)
 		s.log.Info("shutting down: finishing in-flight requests")
 		shutCtx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
 		defer cancel()
+		grpcDone := make(chan struct{})
+		go func() { stopGRPC(shutCtx, s.grpc); close(grpcDone) }()
 		err := s.ingress.Shutdown(shutCtx)
+		<-grpcDone
 		s.admin.Shutdown(shutCtx)
 		return err
 	})

@@ -104,6 +104,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if f.httpPort != 0 {
 		opts.HTTPAddr = withPort(addrs.HTTPAddr(), f.httpPort)
 	}
+	if f.grpcPort != 0 {
+		opts.GRPCAddr = withPort(addrs.GRPCAddr(), f.grpcPort)
+	}
 	if f.dashboardPort != 0 {
 		opts.DashboardAddr = withPort(addrs.DashboardAddr(), f.dashboardPort)
 	}

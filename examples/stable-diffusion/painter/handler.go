@@ -2,6 +2,7 @@ package painter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,7 +121,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.imagine(w, r, req)
 	default:
-		writeError(w, http.StatusNotFound, "", "no such path "+strconv.Quote(r.URL.Path)+"; the painter serves POST/GET /imagine and GET /")
+		if isInferPath(r.URL.Path) {
+			s.infer(w, r)
+			return
+		}
+		writeError(w, http.StatusNotFound, "", "no such path "+strconv.Quote(r.URL.Path)+"; the painter serves POST/GET /imagine, POST /v2/models/{model}/infer and GET /")
 	}
 }
 
@@ -259,19 +264,12 @@ func (s *server) imagine(w http.ResponseWriter, r *http.Request, req imagineRequ
 		writeParamError(w, err)
 		return
 	}
-	img, err := PaintContext(r.Context(), p)
+	buf, err := s.paintPNG(r.Context(), p)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client has gone; nobody to answer
 		}
 		writeParamError(w, err)
-		return
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(img.Pix) / 4)
-	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &s.encoders}
-	if err := enc.Encode(&buf, img); err != nil {
-		writeError(w, http.StatusInternalServerError, "", "encoding the PNG: "+err.Error())
 		return
 	}
 	h := w.Header()
@@ -283,6 +281,22 @@ func (s *server) imagine(w http.ResponseWriter, r *http.Request, req imagineRequ
 	h.Set("X-Painter-Seed", strconv.FormatInt(p.Seed, 10))
 	h.Set("X-Painter-Steps", strconv.Itoa(p.Steps))
 	_, _ = w.Write(buf.Bytes())
+}
+
+// paintPNG paints p and encodes it: the bytes both /imagine and the Open
+// Inference Protocol answer.
+func (s *server) paintPNG(ctx context.Context, p Params) (*bytes.Buffer, error) {
+	img, err := PaintContext(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(img.Pix) / 4)
+	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &s.encoders}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("encoding the PNG: %w", err)
+	}
+	return &buf, nil
 }
 
 func (s *server) describe(w http.ResponseWriter) {
@@ -303,7 +317,8 @@ func (s *server) describe(w http.ResponseWriter) {
 		Endpoints: map[string]string{
 			"POST /imagine": `JSON {"prompt": "...", "seed"?, "steps"?, "width"?, "height"?} -> image/png`,
 			"GET /imagine":  "?prompt=...&seed=&steps=&width=&height=&img_size= -> image/png",
-			"GET /":         "this description",
+			"POST /v2/models/{model}/infer": "Open Inference Protocol: inputs prompt (BYTES [1]), seed? and steps? (INT64 [1]) -> output image (BYTES [1], one PNG)",
+			"GET /":                         "this description",
 		},
 		Fields: []field{
 			{"prompt", "string", fmt.Sprintf("required, 1 to %d characters", MaxPromptRunes)},

@@ -42,11 +42,15 @@ func (d *Deployment) Infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.
 
 func (d *Deployment) infer(callerCtx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
 	s := d.settings.Load()
+	// A timer, not a deadline: the replica should not see request_timeout_s
+	// as its own deadline (it would race the gateway to report it).
 	ctx := callerCtx
 	if s.RequestTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(callerCtx, s.RequestTimeout, errRequestTimeout)
-		defer cancel()
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(callerCtx)
+		defer cancel(nil)
+		timer := time.AfterFunc(s.RequestTimeout, func() { cancel(errRequestTimeout) })
+		defer timer.Stop()
 	}
 	ctx = outgoing(ctx)
 	var skip tried

@@ -315,8 +315,8 @@ func (s *server) describe(w http.ResponseWriter) {
 		About: "A small CPU text-to-image model: it composes a landscape from the prompt's words " +
 			"and refines it from noise over a number of steps, like a diffusion sampler.",
 		Endpoints: map[string]string{
-			"POST /imagine": `JSON {"prompt": "...", "seed"?, "steps"?, "width"?, "height"?} -> image/png`,
-			"GET /imagine":  "?prompt=...&seed=&steps=&width=&height=&img_size= -> image/png",
+			"POST /imagine":                 `JSON {"prompt": "...", "seed"?, "steps"?, "width"?, "height"?} -> image/png`,
+			"GET /imagine":                  "?prompt=...&seed=&steps=&width=&height=&img_size= -> image/png",
 			"POST /v2/models/{model}/infer": "Open Inference Protocol: inputs prompt (BYTES [1]), seed? and steps? (INT64 [1]) -> output image (BYTES [1], one PNG)",
 			"GET /":                         "this description",
 		},

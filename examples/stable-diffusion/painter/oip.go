@@ -1,6 +1,7 @@
 package painter
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -133,5 +134,7 @@ func fromTensors(req *oip.Request) (imagineRequest, error) {
 func oipError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_, _ = fmt.Fprintf(w, "{\"error\":%q}\n", msg)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
 }

@@ -4,12 +4,15 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # test-raycli runs Ray's own `serve` CLI from this venv (make raycli-venv).
 VENV ?= .venv-ci
+# test-oip runs Triton's Python client from its own venv (make oip-venv):
+# its grpcio and protobuf pins are independent of Ray's.
+OIP_VENV ?= .venv-oip
 PYTHON ?= python3
 
-.PHONY: test test-go test-raycli raycli-venv build lint bench example
+.PHONY: test test-go test-raycli raycli-venv test-oip oip-venv generate build lint bench example
 
-## test: formatting, vet, every Go test with the race detector, and Ray's CLI against gantry
-test: test-go test-raycli
+## test: formatting, vet, every Go test with the race detector, Ray's CLI and Triton's client against gantry
+test: test-go test-raycli test-oip
 
 ## test-go: formatting, vet and every Go test with the race detector
 test-go:
@@ -29,6 +32,22 @@ $(VENV)/.installed: tests/raycli/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/raycli/requirements.txt
 	touch $@
+
+## test-oip: Triton's tritonclient (gRPC and HTTP) against a real gantry (tests/oip)
+test-oip: oip-venv
+	$(OIP_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/oip
+
+## oip-venv: the Python venv test-oip needs: tritonclient[grpc,http], grpcio-reflection and pytest, pinned in tests/oip/requirements.txt
+oip-venv: $(OIP_VENV)/.installed
+
+$(OIP_VENV)/.installed: tests/oip/requirements.txt
+	$(PYTHON) -m venv $(OIP_VENV)
+	$(OIP_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/oip/requirements.txt
+	touch $@
+
+## generate: regenerate the committed protobuf code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
+generate:
+	$(GO) generate ./oip/... ./internal/testgrpcreplica/...
 
 ## build: the gantry binary in ./bin
 build:

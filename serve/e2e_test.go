@@ -255,7 +255,7 @@ applications:
     replica: {command: [TESTREPLICA]}
 `)
 	waitRoute(t, url+"/id")
-	for path, want := range map[string]int{"/-/healthz": 200, "/-/routes": 200, "/-/nope": 404, "/v2/health/live": 404, "/echo": 200} {
+	for path, want := range map[string]int{"/-/healthz": 200, "/-/routes": 200, "/-/nope": 404, "/v2/health/live": 200, "/v2/nope": 404, "/echo": 200} {
 		resp, err := http.Get(url + path)
 		if err != nil {
 			t.Fatal(err)

@@ -30,17 +30,22 @@ const ApplicationMetadata = "application"
 // newGRPCServer builds the gateway's gRPC ingress: the Open Inference
 // Protocol, grpc.health.v1 and reflection for the gateway's own services,
 // and every other method passed through to a gRPC replica undecoded.
-func newGRPCServer(rt *router.Router, draining *atomic.Bool) *grpc.Server {
-	srv := grpc.NewServer(
+// timeout (grpc_options.request_timeout_s) bounds every call; 0 is none.
+func newGRPCServer(rt *router.Router, draining *atomic.Bool, timeout time.Duration) *grpc.Server {
+	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(router.Codec{}),
 		grpc.UnknownServiceHandler(proxyHandler(rt)),
 		grpc.MaxRecvMsgSize(router.MaxGRPCMessage),
 		grpc.MaxSendMsgSize(router.MaxGRPCMessage),
-		grpc.ConnectionTimeout(10*time.Second),
+		grpc.ConnectionTimeout(10 * time.Second),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
-		grpc.InitialWindowSize(1<<20), grpc.InitialConnWindowSize(4<<20),
-	)
+		grpc.InitialWindowSize(1 << 20), grpc.InitialConnWindowSize(4 << 20),
+	}
+	if timeout > 0 {
+		opts = append(opts, grpc.UnaryInterceptor(grpcTimeout(timeout).unary), grpc.StreamInterceptor(grpcTimeout(timeout).stream))
+	}
+	srv := grpc.NewServer(opts...)
 	pb.RegisterGRPCInferenceServiceServer(srv, &oipService{router: rt, draining: draining})
 	healthpb.RegisterHealthServer(srv, &healthService{router: rt, draining: draining})
 	reflection.Register(srv)

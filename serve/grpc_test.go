@@ -311,6 +311,30 @@ applications:
 	}
 }
 
+func TestGRPCRequestTimeoutIsDeadlineExceeded(t *testing.T) {
+	srv, _ := gatewayWith(t, `
+grpc_options: {request_timeout_s: 0.3}
+applications:
+- name: slow
+  route_prefix: null
+  deployments:
+  - name: d
+    replica: {command: [TESTGRPCREPLICA], protocol: grpc}
+`)
+	running(t, srv, 1)
+	cc := dialGateway(t, srv)
+	_, err := pb.NewGRPCInferenceServiceClient(cc).ModelInfer(callCtx(t), holdRequest("slow"))
+	wantCode(t, err, codes.DeadlineExceeded, "grpc_options.request_timeout_s=0.3s")
+	// A proxied stream is bounded too: Count waits for a Release that never comes.
+	cs, err := echopb.NewEchoClient(cc).Count(callCtx(t), &echopb.CountRequest{N: 2, Key: "never"})
+	if err == nil {
+		if _, err = cs.Recv(); err == nil {
+			_, err = cs.Recv()
+		}
+	}
+	wantCode(t, err, codes.DeadlineExceeded, "grpc_options.request_timeout_s=0.3s")
+}
+
 func TestOIPRequestTimeoutIsDeadlineExceeded(t *testing.T) {
 	srv, base := gatewayWith(t, `
 http_options: {request_timeout_s: 0.3}

@@ -110,7 +110,7 @@ func New(o Options) (*Server, error) {
 		s.adminLn.Close()
 		return nil, fmt.Errorf("grpc_options: listen on %s: %w", o.GRPCAddr, err)
 	}
-	s.grpc = newGRPCServer(s.router, &s.draining)
+	s.grpc = newGRPCServer(s.router, &s.draining, cfg.GRPCRequestTimeout())
 	s.ingress = &http.Server{
 		Handler:           newIngress(s.router, cfg.MaxRequestBodyBytes(), &s.draining),
 		ReadHeaderTimeout: 10 * time.Second,

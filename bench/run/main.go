@@ -56,6 +56,7 @@ type options struct {
 	profile  bool          // take a CPU profile of gantry
 	keep     bool          // keep the work directory (logs, configs, profile)
 	markdown bool          // print tables as Markdown
+	grpc     bool          // measure gRPC ModelInfer instead of HTTP (grpc.go)
 }
 
 func main() {
@@ -84,7 +85,11 @@ func run() int {
 	defer b.removeWork()
 	defer b.procs.stopAll()
 
-	if err := b.run(ctx); err != nil {
+	runBench := b.run
+	if opts.grpc {
+		runBench = b.runGRPC
+	}
+	if err := runBench(ctx); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(os.Stderr, "bench: interrupted; stopping everything")
 			return 130
@@ -112,6 +117,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.profile, "profile", false, "fetch a CPU profile from gantry's /debug/pprof/profile during its 32-connection run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, generated configs, profile)")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the tables as Markdown (for bench/RESULTS.md)")
+	fs.BoolVar(&o.grpc, "grpc", false, "measure unary gRPC ModelInfer (Open Inference Protocol), gantry vs direct, with a Go load generator; --conns are concurrent calls")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -237,5 +237,3 @@ func printGRPC(w io.Writer, rs []grpcResult, concs []int, markdown bool) {
 }
 
 func us(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) + " µs" }
-
-

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	pb "gantry.dev/gantry/oip/inferencepb"
 )
@@ -70,6 +72,7 @@ func (b *bench) runGRPC(ctx context.Context) error {
 		return err
 	}
 	gateway := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	b.gantry = &gantryPorts{http: ports[1], grpc: ports[2], dashboard: ports[3]}
 	targets := []struct{ name, addr string }{{targetDirect, direct}, {targetGantry, gateway}}
 	clients := map[string]pb.GRPCInferenceServiceClient{}
 	for _, t := range targets {
@@ -94,7 +97,14 @@ func (b *bench) runGRPC(ctx context.Context) error {
 				if b.opts.warmup > 0 {
 					loadInfer(ctx, clients[t.name], conc, b.opts.warmup)
 				}
+				var job *profileJob
+				if b.opts.profile && t.name == targetGantry && conc == pickProfileConns(b.opts.conns) && i == 0 {
+					job = b.startProfile(ctx)
+				}
 				r := loadInfer(ctx, clients[t.name], conc, b.opts.duration)
+				if job != nil {
+					b.finishProfile(ctx, job)
+				}
 				r.target, r.conc = t.name, conc
 				logf("%s c=%d: %.0f calls/s, p50 %s, p99 %s, %d errors", t.name, conc, r.rps, r.p50, r.p99, r.errors)
 				results = append(results, r)
@@ -102,6 +112,9 @@ func (b *bench) runGRPC(ctx context.Context) error {
 		}
 	}
 	printGRPC(os.Stdout, medianGRPC(results), b.opts.conns, b.opts.markdown)
+	if b.profileTop != "" {
+		printProfile(os.Stdout, b.profileTop, b.opts.markdown)
+	}
 	return ctx.Err()
 }
 
@@ -152,7 +165,8 @@ func loadInfer(ctx context.Context, c pb.GRPCInferenceServiceClient, conc int, d
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				_, err := c.ModelInfer(ctx, benchRequest)
-				if ctx.Err() != nil {
+				// The run's end: calls have no other deadline.
+				if ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
 					return
 				}
 				if err != nil {

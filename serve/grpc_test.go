@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +18,8 @@ import (
 	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
+	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/internal/testgrpcreplica/echopb"
 	"gantry.dev/gantry/oip"
@@ -120,6 +123,10 @@ func TestGRPCReflectionHealthAndOIP(t *testing.T) {
 	wantCode(t, err, codes.NotFound, `model "nope" does not exist`)
 	if md, err := oipc.ServerMetadata(ctx, &pb.ServerMetadataRequest{}); err != nil || md.GetName() != ServerName {
 		t.Fatalf("ServerMetadata: %v, %v", md, err)
+	}
+	// The replica has no ModelMetadata: the gateway answers with the name.
+	if md, err := oipc.ModelMetadata(ctx, &pb.ModelMetadataRequest{Name: "echo"}); err != nil || md.GetName() != "echo" || len(md.GetInputs()) != 0 {
+		t.Fatalf("ModelMetadata(echo): %v, %v", md, err)
 	}
 
 	// ModelInfer, by application and by application/deployment, typed
@@ -354,5 +361,68 @@ applications:
 		`{"parameters":{"hold":true},"inputs":[{"name":"x","datatype":"INT32","shape":[1],"data":[1]}]}`)
 	if code != 504 || !strings.Contains(body, "request_timeout_s") {
 		t.Fatalf("REST infer past request_timeout_s: %d %q", code, body)
+	}
+}
+
+// SIGTERM's shutdown lets a gRPC call in flight finish: a bidirectional
+// stream opened before the shutdown keeps flowing until the client ends it.
+func TestGRPCShutdownFinishesCallsInFlight(t *testing.T) {
+	cfg, err := deploy.Parse([]byte(withTestReplica(`
+applications:
+- name: echo
+  route_prefix: null
+  deployments:
+  - name: echo
+    replica: {command: [TESTGRPCREPLICA], protocol: grpc}
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := local.New(local.Options{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { backend.Close() })
+	srv, err := New(Options{Config: cfg, Backend: backend, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
+		DashboardAddr: "127.0.0.1:0", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, shutdown := context.WithCancel(context.Background())
+	defer shutdown()
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	running(t, srv, 1)
+
+	bs, err := echopb.NewEchoClient(dialGateway(t, srv)).Bidi(callCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.Send(&echopb.Msg{Seq: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := bs.Recv(); err != nil || m.GetSeq() != 0 {
+		t.Fatalf("before shutdown: %v, %v", m, err)
+	}
+	shutdown()
+	if !testenv.Eventually(10*time.Second, func() bool { return srv.draining.Load() }) {
+		t.Fatal("the gateway did not start draining")
+	}
+	for i := int64(1); i <= 3; i++ {
+		if err := bs.Send(&echopb.Msg{Seq: i}); err != nil {
+			t.Fatalf("send %d while draining: %v", i, err)
+		}
+		if m, err := bs.Recv(); err != nil || m.GetSeq() != i {
+			t.Fatalf("answer %d while draining: %v, %v", i, m, err)
+		}
+	}
+	bs.CloseSend()
+	if _, err := bs.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("stream end while draining: %v, want EOF", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not return after the last call ended")
 	}
 }

@@ -32,8 +32,8 @@ func (d grpcTimeout) unary(ctx context.Context, req any, info *grpc.UnaryServerI
 	if exempt(info.FullMethod) {
 		return h(ctx, req)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, time.Duration(d), errGRPCTimeout)
-	defer cancel()
+	ctx, stop := d.bound(ctx)
+	defer stop()
 	resp, err := h(ctx, req)
 	if err != nil && errors.Is(context.Cause(ctx), errGRPCTimeout) {
 		return nil, d.err()
@@ -45,8 +45,8 @@ func (d grpcTimeout) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	if exempt(info.FullMethod) {
 		return h(srv, ss)
 	}
-	ctx, cancel := context.WithTimeoutCause(ss.Context(), time.Duration(d), errGRPCTimeout)
-	defer cancel()
+	ctx, stop := d.bound(ss.Context())
+	defer stop()
 	err := h(srv, &timedStream{ServerStream: ss, ctx: ctx})
 	if err != nil && errors.Is(context.Cause(ctx), errGRPCTimeout) {
 		return d.err()
@@ -55,6 +55,15 @@ func (d grpcTimeout) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 }
 
 var errGRPCTimeout = errors.New("grpc_options.request_timeout_s exceeded")
+
+// bound cancels ctx after d. A timer rather than a deadline: a deadline
+// would travel to the replica (rounded down), which would then race the
+// gateway to report it.
+func (d grpcTimeout) bound(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	t := time.AfterFunc(time.Duration(d), func() { cancel(errGRPCTimeout) })
+	return ctx, func() { t.Stop(); cancel(nil) }
+}
 
 type timedStream struct {
 	grpc.ServerStream

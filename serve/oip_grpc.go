@@ -75,17 +75,26 @@ func (s *oipService) ModelReady(_ context.Context, req *pb.ModelReadyRequest) (*
 	return &pb.ModelReadyResponse{Ready: !s.draining.Load() && ready(d)}, nil
 }
 
-func (s *oipService) ModelMetadata(_ context.Context, req *pb.ModelMetadataRequest) (*pb.ModelMetadataResponse, error) {
-	if _, err := model(s.router, req.GetName()); err != nil {
+func (s *oipService) ModelMetadata(ctx context.Context, req *pb.ModelMetadataRequest) (*pb.ModelMetadataResponse, error) {
+	d, err := model(s.router, req.GetName())
+	if err != nil {
 		return nil, err
 	}
-	return modelMetadata(req.GetName()), nil
+	return modelMetadata(ctx, d, req)
 }
 
-// modelMetadata is what the gateway knows of a model: its name. Tensor
-// metadata belongs to the replica and is not collected.
-func modelMetadata(name string) *pb.ModelMetadataResponse {
-	return &pb.ModelMetadataResponse{Name: name, Platform: ServerName}
+// modelMetadata asks a replica for the model's tensors; a replica that
+// does not serve metadata gets the name alone.
+func modelMetadata(ctx context.Context, d *router.Deployment, req *pb.ModelMetadataRequest) (*pb.ModelMetadataResponse, error) {
+	md, err := d.ModelMetadata(ctx, req)
+	if status.Code(err) == codes.Unimplemented {
+		return &pb.ModelMetadataResponse{Name: req.GetName(), Platform: ServerName}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	md.Name = req.GetName()
+	return md, nil
 }
 
 func (s *oipService) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"gantry.dev/gantry/oip"
+	pb "gantry.dev/gantry/oip/inferencepb"
 	"gantry.dev/gantry/router"
 )
 
@@ -68,8 +69,12 @@ func (in *ingress) oipHTTP(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "":
 		if allow(w, r, http.MethodGet) {
-			md := modelMetadata(name)
-			writeJSON(w, http.StatusOK, map[string]any{"name": md.Name, "versions": []string{}, "platform": md.Platform, "inputs": []any{}, "outputs": []any{}})
+			md, err := modelMetadata(r.Context(), d, &pb.ModelMetadataRequest{Name: name, Version: version})
+			if err != nil {
+				oipStatus(w, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, restMetadata(md))
 		}
 	case "/ready":
 		if allow(w, r, http.MethodGet) {
@@ -131,6 +136,26 @@ func (in *ingress) infer(w http.ResponseWriter, r *http.Request, d *router.Deplo
 	}
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.Write(data)
+}
+
+type restTensorMetadata struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape"`
+}
+
+// restMetadata is the REST form of model metadata.
+func restMetadata(md *pb.ModelMetadataResponse) any {
+	tensors := func(ts []*pb.ModelMetadataResponse_TensorMetadata) []restTensorMetadata {
+		out := []restTensorMetadata{}
+		for _, t := range ts {
+			out = append(out, restTensorMetadata{t.GetName(), t.GetDatatype(), append([]int64{}, t.GetShape()...)})
+		}
+		return out
+	}
+	versions := append([]string{}, md.GetVersions()...)
+	return map[string]any{"name": md.GetName(), "versions": versions, "platform": md.GetPlatform(),
+		"inputs": tensors(md.GetInputs()), "outputs": tensors(md.GetOutputs())}
 }
 
 // oipStatus answers a gRPC status error with its HTTP equivalent.

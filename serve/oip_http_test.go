@@ -179,6 +179,23 @@ applications:
 		return els[0]
 	}
 
+	t.Run("metadata", func(t *testing.T) {
+		md, err := pb.NewGRPCInferenceServiceClient(dialGateway(t, srv)).ModelMetadata(callCtx(t), &pb.ModelMetadataRequest{Name: "stable_diffusion"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, in := range md.GetInputs() {
+			names = append(names, in.GetName()+":"+in.GetDatatype())
+		}
+		if md.GetName() != "stable_diffusion" || strings.Join(names, ",") != "prompt:BYTES,seed:INT64,steps:INT64" ||
+			len(md.GetOutputs()) != 1 || md.GetOutputs()[0].GetName() != "image" {
+			t.Fatalf("ModelMetadata = %v", md)
+		}
+		if code, body := getStatus(t, base+"/v2/models/stable_diffusion"); code != 200 || !strings.Contains(body, `"name":"prompt"`) {
+			t.Fatalf("GET /v2/models/stable_diffusion: %d %s", code, body)
+		}
+	})
 	t.Run("grpc", func(t *testing.T) {
 		out, err := pb.NewGRPCInferenceServiceClient(dialGateway(t, srv)).ModelInfer(callCtx(t), in.Proto("stable_diffusion", ""))
 		if err != nil {

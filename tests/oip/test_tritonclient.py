@@ -116,6 +116,17 @@ def test_health_and_readiness(client):
         assert not c.is_model_ready("no_such_model")
 
 
+def test_model_metadata_comes_from_the_replica(client):
+    mod, c = client
+    md = c.get_model_metadata("stable_diffusion")
+    if mod is grpcclient:
+        inputs, outputs = [(t.name, t.datatype) for t in md.inputs], [t.name for t in md.outputs]
+    else:
+        inputs, outputs = [(t["name"], t["datatype"]) for t in md["inputs"]], [t["name"] for t in md["outputs"]]
+    assert inputs == [("prompt", "BYTES"), ("seed", "INT64"), ("steps", "INT64")]
+    assert outputs == ["image"]
+
+
 def test_infer_echo(client):
     mod, c = client
     x = np.arange(6, dtype=np.int32).reshape(2, 3)

@@ -125,6 +125,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.infer(w, r)
 			return
 		}
+		if isModelPath(r.URL.Path) {
+			s.metadata(w, r)
+			return
+		}
 		writeError(w, http.StatusNotFound, "", "no such path "+strconv.Quote(r.URL.Path)+"; the painter serves POST/GET /imagine, POST /v2/models/{model}/infer and GET /")
 	}
 }

@@ -25,6 +25,38 @@ func isInferPath(p string) bool {
 	return ok && rest != "/infer" && strings.HasSuffix(rest, "/infer")
 }
 
+// isModelPath reports whether p is /v2/models/{model}[/versions/{v}]:
+// any path under /v2/models/ that names no action.
+func isModelPath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/v2/models/")
+	return ok && rest != "" && !strings.HasSuffix(rest, "/infer") && !strings.HasSuffix(rest, "/ready")
+}
+
+// metadata answers GET /v2/models/{model}: the painter's tensors.
+func (s *server) metadata(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		oipError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use GET")
+		return
+	}
+	type tensor struct {
+		Name     string  `json:"name"`
+		Datatype string  `json:"datatype"`
+		Shape    []int64 `json:"shape"`
+	}
+	model, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/models/"), "/versions/")
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(struct {
+		Name     string   `json:"name"`
+		Versions []string `json:"versions"`
+		Platform string   `json:"platform"`
+		Inputs   []tensor `json:"inputs"`
+		Outputs  []tensor `json:"outputs"`
+	}{model, []string{}, "painter",
+		[]tensor{{InputPrompt, "BYTES", []int64{1}}, {InputSeed, "INT64", []int64{1}}, {InputSteps, "INT64", []int64{1}}},
+		[]tensor{{OutputImage, "BYTES", []int64{1}}}})
+}
+
 // infer answers POST /v2/models/{model}/infer (REST v2, JSON or binary
 // tensors) with the same PNG that POST /imagine paints for the same
 // prompt, seed and steps.

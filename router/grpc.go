@@ -35,12 +35,23 @@ const methodModelInfer = "/inference.GRPCInferenceService/ModelInfer"
 // Incoming gRPC metadata on ctx is passed on to gRPC replicas.
 func (d *Deployment) Infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
 	start := time.Now()
-	resp, err := d.infer(ctx, req)
+	var resp *pb.ModelInferResponse
+	err := d.attempts(ctx, func(ctx context.Context, rep *Replica) error {
+		var err error
+		if rep.grpc != nil {
+			resp, err = rep.inferGRPC(ctx, req)
+		} else {
+			resp, err = rep.inferREST(ctx, req)
+		}
+		return err
+	})
 	d.metrics.observe(httpCode(err), time.Since(start))
 	return resp, err
 }
 
-func (d *Deployment) infer(callerCtx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
+// attempts runs send on replicas of d until one succeeds, under the
+// deployment's limits, queue, request_timeout_s and retry rules.
+func (d *Deployment) attempts(callerCtx context.Context, send func(context.Context, *Replica) error) error {
 	s := d.settings.Load()
 	// A timer, not a deadline: the replica should not see request_timeout_s
 	// as its own deadline (it would race the gateway to report it).
@@ -65,22 +76,17 @@ func (d *Deployment) infer(callerCtx context.Context, req *pb.ModelInferRequest)
 			rep, err = d.acquire(ctx, &skip)
 		}
 		if err != nil {
-			return nil, d.grpcFailure(ctx, callerCtx, err)
+			return d.grpcFailure(ctx, callerCtx, err)
 		}
 		skip.add(rep)
-		var resp *pb.ModelInferResponse
-		if rep.grpc != nil {
-			resp, err = rep.inferGRPC(ctx, req)
-		} else {
-			resp, err = rep.inferREST(ctx, req)
-		}
+		err = send(ctx, rep)
 		d.Release(rep)
 		if err == nil {
 			rep.breaker.record(true)
-			return resp, nil
+			return nil
 		}
 		if ctx.Err() != nil {
-			return nil, d.grpcFailure(ctx, callerCtx, ctx.Err())
+			return d.grpcFailure(ctx, callerCtx, ctx.Err())
 		}
 		reason, answered := rep.classify(err, s.Idempotent)
 		rep.breaker.record(answered)
@@ -89,9 +95,9 @@ func (d *Deployment) infer(callerCtx context.Context, req *pb.ModelInferRequest)
 			continue
 		}
 		if _, ok := status.FromError(err); ok {
-			return nil, err
+			return err
 		}
-		return nil, status.Errorf(codes.Unavailable, "replica %s failed: %v", rep.id, err)
+		return status.Errorf(codes.Unavailable, "replica %s failed: %v", rep.id, err)
 	}
 }
 
@@ -141,19 +147,28 @@ type rejectedError struct{ replica string }
 func (e *rejectedError) Error() string { return "replica " + e.replica + " rejected the request" }
 
 func (r *Replica) inferGRPC(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
-	cc, err := r.grpc.conn()
-	if err != nil {
-		return nil, err
-	}
-	var trailer metadata.MD
 	resp := new(pb.ModelInferResponse)
-	if err := cc.Invoke(ctx, methodModelInfer, req, resp, grpc.Trailer(&trailer)); err != nil {
-		if status.Code(err) == codes.Unavailable && len(trailer.Get(RejectedMetadata)) > 0 {
-			return nil, &rejectedError{r.id}
-		}
+	if err := r.invoke(ctx, methodModelInfer, req, resp); err != nil {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// invoke makes one unary call on a gRPC replica; a rejection becomes a
+// *rejectedError.
+func (r *Replica) invoke(ctx context.Context, method string, req, resp any, opts ...grpc.CallOption) error {
+	cc, err := r.grpc.conn()
+	if err != nil {
+		return err
+	}
+	var trailer metadata.MD
+	if err := cc.Invoke(ctx, method, req, resp, append(opts, grpc.Trailer(&trailer))...); err != nil {
+		if status.Code(err) == codes.Unavailable && len(trailer.Get(RejectedMetadata)) > 0 {
+			return &rejectedError{r.id}
+		}
+		return err
+	}
+	return nil
 }
 
 // grpcFailure maps an error from acquiring a replica or from a cancelled

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"gantry.dev/gantry/oip"
 	pb "gantry.dev/gantry/oip/inferencepb"
@@ -146,5 +147,38 @@ func TestInferTranslatesToRESTForHTTPReplicas(t *testing.T) {
 	_, err = d.Infer(context.Background(), bad.Proto("m", ""))
 	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "input bad is not known") {
 		t.Fatalf("replica's 400 = %v, want INVALID_ARGUMENT with its error", err)
+	}
+}
+
+func TestFrameModelNameReadsFieldOneOnly(t *testing.T) {
+	in := &oip.Request{ID: "x", Inputs: []oip.Tensor{oip.BytesTensor("t", []byte("model_name"))}}
+	b, err := proto.Marshal(in.Proto("app/dep", "3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, ok := (&Frame{b: b}).ModelName(); !ok || name != "app/dep" {
+		t.Fatalf("ModelName = %q, %v", name, ok)
+	}
+	if _, ok := (&Frame{b: []byte{0x0a, 0x05, 'a'}}).ModelName(); ok {
+		t.Fatal("a truncated message parsed")
+	}
+}
+
+// InferFrame passes the bytes through to a gRPC replica unchanged.
+func TestInferFramePassesBytesThrough(t *testing.T) {
+	rep := grpcReplica(t, "r", func(_ context.Context, r *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
+		return &pb.ModelInferResponse{ModelName: r.GetModelName(), RawOutputContents: r.GetRawInputContents()}, nil
+	})
+	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 1, MaxQueuedRequests: -1}, nil)
+	d.SetReplicas([]*Replica{rep})
+	in := &oip.Request{Inputs: []oip.Tensor{oip.BytesTensor("t", []byte("abc"))}}
+	b, _ := proto.Marshal(in.Proto("app", ""))
+	out, err := d.InferFrame(context.Background(), &Frame{b: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp pb.ModelInferResponse
+	if err := proto.Unmarshal(out.b, &resp); err != nil || resp.GetModelName() != "app" || !bytes.Equal(resp.GetRawOutputContents()[0], in.Inputs[0].Raw) {
+		t.Fatalf("answer %v, %v", &resp, err)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
-	pb "gantry.dev/gantry/oip/inferencepb"
 	"gantry.dev/gantry/router"
 )
 
@@ -46,7 +45,7 @@ func newGRPCServer(rt *router.Router, draining *atomic.Bool, timeout time.Durati
 		opts = append(opts, grpc.UnaryInterceptor(grpcTimeout(timeout).unary), grpc.StreamInterceptor(grpcTimeout(timeout).stream))
 	}
 	srv := grpc.NewServer(opts...)
-	pb.RegisterGRPCInferenceServiceServer(srv, &oipService{router: rt, draining: draining})
+	registerOIP(srv, &oipService{router: rt, draining: draining})
 	healthpb.RegisterHealthServer(srv, &healthService{router: rt, draining: draining})
 	reflection.Register(srv)
 	return srv

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync/atomic"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -103,6 +105,48 @@ func (s *oipService) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) 
 		return nil, err
 	}
 	return d.Infer(ctx, req)
+}
+
+// registerOIP registers svc with ModelInfer taking and giving frames
+// undecoded (see Deployment.InferFrame); the other methods are the
+// generated ones.
+func registerOIP(srv *grpc.Server, svc *oipService) {
+	desc := pb.GRPCInferenceService_ServiceDesc
+	desc.Methods = slices.Clone(desc.Methods)
+	for i := range desc.Methods {
+		if desc.Methods[i].MethodName == "ModelInfer" {
+			desc.Methods[i].Handler = svc.modelInferFrame
+		}
+	}
+	srv.RegisterService(&desc, svc)
+}
+
+// modelInferFrame is the ModelInfer method handler for frames.
+func (s *oipService) modelInferFrame(_ any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	f := new(router.Frame)
+	if err := dec(f); err != nil {
+		return nil, err
+	}
+	handle := func(ctx context.Context, req any) (any, error) {
+		f := req.(*router.Frame)
+		name, ok := f.ModelName()
+		if !ok {
+			return nil, status.Error(codes.InvalidArgument, "the request is not a valid inference.ModelInferRequest")
+		}
+		d, err := model(s.router, name)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := d.InferFrame(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
+	if interceptor == nil {
+		return handle(ctx, f)
+	}
+	return interceptor(ctx, f, &grpc.UnaryServerInfo{Server: s, FullMethod: pb.GRPCInferenceService_ModelInfer_FullMethodName}, handle)
 }
 
 // ModelStreamInfer answers each request of the stream in turn; a failed

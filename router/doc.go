@@ -17,4 +17,12 @@
 // Outcomes map to status codes: 503 no capacity (queue full), 502 replica
 // failed, 504 request_timeout_s exceeded before the response started, 499
 // client gone (not counted against the replica).
+//
+// gRPC goes through the same acquire, queue, retry and breaker rules:
+// Deployment.Infer and InferFrame run Open Inference Protocol inferences
+// (gRPC to replicas with protocol grpc, REST v2 to HTTP replicas) and
+// Deployment.Proxy passes any other gRPC call through as raw frames (Codec).
+// Their outcomes are gRPC codes: RESOURCE_EXHAUSTED (queue full),
+// DEADLINE_EXCEEDED (request_timeout_s), UNAVAILABLE (replica failed); the
+// metrics count them by the HTTP code they correspond to.
 package router

@@ -9,13 +9,14 @@ VENV ?= .venv-ci
 OIP_VENV ?= .venv-oip
 PYTHON ?= python3
 
-.PHONY: test test-go test-raycli raycli-venv test-oip oip-venv generate build lint bench example
+.PHONY: test test-go test-raycli raycli-venv test-oip oip-venv test-charts generate build lint bench example k8s-testenv
 
-## test: formatting, vet, every Go test with the race detector, Ray's CLI and Triton's client against gantry
-test: test-go test-raycli test-oip
+## test: formatting, vet, every Go test with the race detector, Ray's CLI and Triton's client against gantry, and the Helm chart
+test: test-go test-raycli test-oip test-charts
 
-## test-go: formatting, vet and every Go test with the race detector
-test-go:
+## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests included
+test-go: export GANTRY_K8S_TESTS=1
+test-go: k8s-testenv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -48,6 +49,17 @@ $(OIP_VENV)/.installed: tests/oip/requirements.txt
 ## generate: regenerate the committed protobuf code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 generate:
 	$(GO) generate ./oip/... ./internal/testgrpcreplica/...
+
+## k8s-testenv: build (once; cached under ~/.cache/gantry-k8s) the etcd, kube-apiserver, kube-scheduler and kwok the Kubernetes tests run
+k8s-testenv:
+	@hack/k8s-testenv/build.sh >/dev/null
+
+## test-charts: helm lint and helm template of charts/gantry (helm runs from the Go module proxy)
+test-charts:
+	hack/helm.sh lint --strict charts/gantry
+	hack/helm.sh lint --strict charts/gantry -f charts/gantry/values-example.yaml --set metrics.serviceMonitor.enabled=true
+	hack/helm.sh template gantry charts/gantry --include-crds >/dev/null
+	hack/helm.sh template gantry charts/gantry -f charts/gantry/values-example.yaml --set metrics.serviceMonitor.enabled=true >/dev/null
 
 ## build: the gantry binary in ./bin
 build:

@@ -35,6 +35,22 @@ type ReplicaSpec struct {
 	// MemberEnv, when set, has Hosts entries of extra variables per member
 	// (the TPU worker environment).
 	MemberEnv []map[string]string
+
+	// What a backend that places replicas on machines (Kubernetes) needs;
+	// the local backend ignores them.
+
+	// Version is the deployment's code version (DeploymentSpec.CodeVersion).
+	Version string
+	// Image is the container image (replica.image).
+	Image string
+	// Resources are the deployment's ray_actor_options; nil when unset.
+	Resources *RayActorOptions
+	// Group is the worker group whose slice the replica holds and Slice
+	// that slice's index; nil and -1 without TPU.
+	Group *WorkerGroup
+	Slice int
+	// Grace is graceful_shutdown_timeout_s.
+	Grace time.Duration
 }
 
 // Instance is one started replica: one member per host. Traffic goes to member 0.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gantry.dev/gantry/router"
@@ -40,6 +41,14 @@ type Controller struct {
 	applied *Config
 	slices  *Slices // TPU slices of the worker groups, held by replica id
 
+	// Leadership (see SetLeader): leading is what was asked, lead what the
+	// loop acts on.
+	leading      atomic.Bool
+	lead         bool
+	adoptNeeded  bool
+	detach       bool
+	shuttingDown bool
+
 	mu       sync.Mutex
 	snapshot Snapshot
 }
@@ -57,6 +66,12 @@ type Options struct {
 	Now func() time.Time
 	// Store keeps the applied config across restarts; nil keeps nothing.
 	Store *Store
+	// Follower starts the controller following instead of reconciling
+	// (see SetLeader).
+	Follower bool
+	// Detach leaves the replicas running when Run ends, for backends whose
+	// replicas outlive the gateway (another gateway adopts them).
+	Detach bool
 }
 
 // NewController returns a controller; call Run to start it.
@@ -67,7 +82,7 @@ func NewController(o Options) *Controller {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{
+	c := &Controller{
 		backend: o.Backend,
 		router:  o.Router,
 		metrics: o.Metrics,
@@ -85,7 +100,12 @@ func NewController(o Options) *Controller {
 		events: make(chan event, 64),
 		wake:   make(chan struct{}, 1),
 		apps:   map[string]*application{},
+		detach: o.Detach,
 	}
+	c.leading.Store(!o.Follower)
+	c.lead = !o.Follower
+	c.adoptNeeded = c.lead // adopt what exists once the first config is applied
+	return c
 }
 
 type applyReq struct {
@@ -142,6 +162,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		select {
 		case req := <-c.applyc:
 			c.apply(req.cfg)
+			c.syncLeadership()
 			c.reconcile()
 			c.publishStatus() // readers see the new config once Apply returns
 			close(req.done)
@@ -153,6 +174,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.shutdown()
 			return nil
 		}
+		c.syncLeadership()
 		c.reconcile()
 		c.publishStatus()
 	}

@@ -33,4 +33,13 @@
 // deploy/local, pods in deploy/kubernetes (the only package that imports
 // client-go). A Backend knows nothing of routing or health; the controller
 // owns both.
+//
+// Backends whose replicas live elsewhere implement optional interfaces: a
+// PlacedInstance waits to be placed (a pod waiting for a node and an IP) and
+// says why (the controller shows the replica PENDING with that reason), and
+// an Adopter lists the replicas that exist, which outlive the gateway. With
+// an Adopter the controller adopts existing replicas when it becomes the
+// leader, and while it follows (SetLeader(false), Options.Follower) it only
+// mirrors them into its router pools, never starting or stopping one.
+// Options.Detach leaves replicas running when Run ends.
 package deploy

@@ -183,8 +183,11 @@ func (c *Controller) reconcile() {
 	for name, app := range c.apps {
 		left := 0
 		for _, d := range app.deployments {
-			c.autoscale(d, now)
-			c.reconcileDeployment(d, now)
+			if c.lead { // a follower only mirrors (syncLeadership)
+				c.autoscale(d, now)
+				c.reconcileDeployment(d, now)
+			}
+			c.notePending(d)
 			c.updateStatus(d)
 			left += len(d.replicas)
 		}

@@ -124,6 +124,9 @@ func (c *Controller) publishStatus() {
 			for _, r := range d.replicas {
 				rs := ReplicaStatus{ID: r.id, State: r.state, StartedAt: r.startedAt, Version: r.version,
 					Group: r.group, Slice: r.slice, rep: r.rep}
+				if pendingReason(r) != "" {
+					rs.State = replica.Pending
+				}
 				if r.inst != nil {
 					rs.Address = r.inst.Address()
 					rs.LogPath = r.inst.LogPath()

@@ -64,6 +64,8 @@ func (c *Controller) launch(d *deployment, r *replicaRun) {
 	spec := ReplicaSpec{
 		ID: r.id, Application: s.Application, Deployment: s.Name,
 		Command: s.Command, Env: s.Env, WorkingDir: s.WorkingDir, UserConfig: s.UserConfig,
+		Version: s.CodeVersion, Image: s.Image, Resources: d.config.RayActorOptions, Slice: -1,
+		Grace: s.GracefulShutdownTimeout,
 	}
 	placement(&spec, d.group, r.slice)
 	checker := c.checker(s)
@@ -137,12 +139,26 @@ func (c *Controller) supervise(ctx context.Context, d *deployment, r *replicaRun
 	if err != nil {
 		return
 	}
+	c.awaitReady(ctx, d, r, inst, checker, spec.Command)
+}
+
+// awaitReady waits for a started replica's members to be placed (see
+// PlacedInstance) and for its first healthy check, and reports either.
+func (c *Controller) awaitReady(ctx context.Context, d *deployment, r *replicaRun, inst Instance, checker *replica.Checker, command []string) {
+	if p, ok := inst.(PlacedInstance); ok {
+		select {
+		case <-p.Placed():
+		case <-inst.Done():
+		case <-ctx.Done():
+			return
+		}
+	}
 	readyCtx, cancelReady := context.WithCancel(ctx)
 	report := time.AfterFunc(startupReport, func() {
 		c.log.Warn("replica is not healthy yet", "replica", r.id, "waited", startupReport,
-			"command", spec.Command, "last_log_lines", strings.Join(tail(inst), "\n"))
+			"command", command, "last_log_lines", strings.Join(tail(inst), "\n"))
 	})
-	err = checker.WaitReady(readyCtx, inst.Address(), inst.Done())
+	err := checker.WaitReady(readyCtx, inst.Address(), inst.Done())
 	report.Stop()
 	cancelReady()
 	if err != nil {
@@ -279,7 +295,7 @@ func (c *Controller) stopReplica(d *deployment, r *replicaRun) {
 
 func (c *Controller) finishStop(d *deployment, r *replicaRun) {
 	grace := d.spec.GracefulShutdownTimeout
-	inst, rep := r.inst, r.rep
+	inst, rep, detached := r.inst, r.rep, c.detached()
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -294,6 +310,10 @@ func (c *Controller) finishStop(d *deployment, r *replicaRun) {
 			cancel()
 			rep.Close()
 		}
+		if detached { // another gateway owns it now, or will
+			c.events <- event{kind: evStopped, d: d, r: r}
+			return
+		}
 		if err := inst.Stop(grace); err != nil {
 			c.log.Warn("stopping replica", "replica", r.id, "err", err)
 		}
@@ -303,6 +323,7 @@ func (c *Controller) finishStop(d *deployment, r *replicaRun) {
 
 // shutdown stops every replica and waits for all of them to be gone.
 func (c *Controller) shutdown() {
+	c.shuttingDown = true
 	for _, app := range c.apps {
 		for _, d := range app.deployments {
 			c.stopAll(d)

@@ -70,4 +70,6 @@ func placement(spec *ReplicaSpec, g *WorkerGroup, slice int) {
 	}
 	spec.Hosts = g.Hosts()
 	spec.MemberEnv = TPUEnv(g.Name, slice, spec.Hosts)
+	group := *g
+	spec.Group, spec.Slice = &group, slice
 }

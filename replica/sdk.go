@@ -32,6 +32,9 @@ const (
 	EnvDeployment  = "GANTRY_DEPLOYMENT"
 	EnvApplication = "GANTRY_APPLICATION"
 	EnvUserConfig  = "GANTRY_USER_CONFIG"
+	// EnvHost is the address to listen on, when set (the pod IP on
+	// Kubernetes); otherwise replicas listen on 127.0.0.1.
+	EnvHost = "GANTRY_HOST"
 )
 
 // Defaults applied by Serve to zero fields of ServeOptions.
@@ -46,7 +49,8 @@ const (
 
 // ServeOptions tunes Serve. The zero value is ready to use.
 type ServeOptions struct {
-	// Addr is the host:port to listen on; default 127.0.0.1:$PORT.
+	// Addr is the host:port to listen on; default $GANTRY_HOST:$PORT, or
+	// 127.0.0.1:$PORT when GANTRY_HOST is unset.
 	Addr string
 	// Healthy, when set, is asked on every GET /-/healthz; false answers 503.
 	// It must be fast and safe for concurrent use.
@@ -90,6 +94,8 @@ type Env struct {
 	UserConfig json.RawMessage
 	// Port is $PORT; 0 when unset or not a port number.
 	Port int
+	// Host is $GANTRY_HOST; "" when unset.
+	Host string
 }
 
 // FromEnv reads the GANTRY_* variables and PORT from the process environment.
@@ -98,6 +104,7 @@ func FromEnv() Env {
 		ReplicaID:   os.Getenv(EnvReplicaID),
 		Deployment:  os.Getenv(EnvDeployment),
 		Application: os.Getenv(EnvApplication),
+		Host:        strings.TrimSpace(os.Getenv(EnvHost)),
 	}
 	if uc := strings.TrimSpace(os.Getenv(EnvUserConfig)); uc != "" {
 		e.UserConfig = json.RawMessage(uc)
@@ -108,17 +115,21 @@ func FromEnv() Env {
 	return e
 }
 
-// Addr is the address a replica listens on by default: 127.0.0.1:$PORT, or
-// "" when PORT is unset.
+// Addr is the address a replica listens on by default: $GANTRY_HOST:$PORT
+// (127.0.0.1:$PORT when GANTRY_HOST is unset), or "" when PORT is unset.
 func (e Env) Addr() string {
 	if e.Port == 0 {
 		return ""
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(e.Port))
+	host := e.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(e.Port))
 }
 
 // Serve runs h as a Gantry replica. It listens on opts.Addr (default
-// 127.0.0.1:$PORT), answers GET /-/healthz with 200 "ok" (503 when
+// $GANTRY_HOST:$PORT, else 127.0.0.1:$PORT), answers GET /-/healthz with 200 "ok" (503 when
 // opts.Healthy returns false), hands POST /-/reconfigure bodies to
 // opts.Reconfigure, and passes every other request to h.
 //

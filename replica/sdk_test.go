@@ -265,7 +265,19 @@ func TestServeSIGTERM(t *testing.T) {
 }
 
 func TestServeUsesPORT(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Setenv(EnvHost, "")
+	servesOn(t, "127.0.0.1")
+}
+
+// On Kubernetes GANTRY_HOST is the pod IP; any loopback address stands in.
+func TestServeUsesGANTRYHOST(t *testing.T) {
+	t.Setenv(EnvHost, "127.0.0.2")
+	servesOn(t, "127.0.0.2")
+}
+
+// servesOn checks that Serve without an Addr listens on host:$PORT.
+func servesOn(t *testing.T, host string) {
+	ln, err := net.Listen("tcp", host+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +293,7 @@ func TestServeUsesPORT(t *testing.T) {
 	go func() { done <- Serve(ctx, http.HandlerFunc(helloFunc), opts) }()
 	select {
 	case a := <-addrs:
-		if want := "127.0.0.1:" + strconv.Itoa(port); a.String() != want {
+		if want := host + ":" + strconv.Itoa(port); a.String() != want {
 			t.Errorf("listening on %s, want %s", a, want)
 		}
 	case err := <-done:

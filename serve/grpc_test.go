@@ -426,3 +426,17 @@ applications:
 		t.Fatal("Run did not return after the last call ended")
 	}
 }
+
+// A gRPC address with no host binds the HTTP ingress's host.
+func TestGRPCBindsTheHTTPHost(t *testing.T) {
+	srv, err := New(Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: ":0", DashboardAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.ingressLn.Close()
+	defer srv.adminLn.Close()
+	defer srv.grpcLn.Close()
+	if host, _, _ := strings.Cut(srv.GRPCAddr(), ":"); host != "127.0.0.1" {
+		t.Fatalf("gRPC listens on %s, want the HTTP host 127.0.0.1", srv.GRPCAddr())
+	}
+}

@@ -31,7 +31,8 @@ type Options struct {
 	// Self is the running gantry executable.
 	Self string
 	// HTTPAddr, GRPCAddr and DashboardAddr override the config's listeners
-	// when set.
+	// when set. The gRPC ingress binds the HTTP ingress's host (as in Ray)
+	// unless GRPCAddr names one: ":9001" sets only its port.
 	HTTPAddr, GRPCAddr, DashboardAddr string
 	// Store keeps the applied config across restarts; nil keeps nothing.
 	Store *deploy.Store
@@ -43,6 +44,10 @@ type Options struct {
 	// must bind a loopback address.
 	AdminToken string
 	Logger     *slog.Logger
+	// Follower and Detach are passed to the controller (deploy.Options):
+	// on Kubernetes a gateway follows until it is elected, and leaves the
+	// replica pods running when it stops.
+	Follower, Detach bool
 }
 
 // Server is one gateway.
@@ -84,6 +89,14 @@ func New(o Options) (*Server, error) {
 	}
 	if o.GRPCAddr == "" {
 		o.GRPCAddr = cfg.GRPCAddr()
+		if _, port, err := net.SplitHostPort(o.GRPCAddr); err == nil {
+			o.GRPCAddr = ":" + port
+		}
+	}
+	if host, port, err := net.SplitHostPort(o.GRPCAddr); err == nil && host == "" {
+		if httpHost, _, err := net.SplitHostPort(o.HTTPAddr); err == nil {
+			o.GRPCAddr = net.JoinHostPort(httpHost, port)
+		}
 	}
 	if err := checkAdminBind(o.DashboardAddr, o.AdminToken); err != nil {
 		return nil, err
@@ -94,6 +107,7 @@ func New(o Options) (*Server, error) {
 	metrics := router.NewMetrics(s.registry)
 	s.controller = deploy.NewController(deploy.Options{
 		Backend: o.Backend, Router: s.router, Metrics: metrics, Logger: o.Logger, Self: o.Self, Store: o.Store,
+		Follower: o.Follower, Detach: o.Detach,
 	})
 	s.registry.MustRegister(deploy.NewCollector(s.controller))
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/local"
@@ -23,6 +25,9 @@ type serveFlags struct {
 	stateDir                          string
 	logFormat                         string
 	adminToken                        string
+	backend, namespace                string
+	httpHost, dashboardHost           string
+	leaseDuration                     time.Duration
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -36,6 +41,11 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.adminToken, "admin-token", os.Getenv(serve.AdminTokenEnv),
 		"token every mutating REST API call must send (Authorization: Bearer); required when the dashboard host is not loopback (env "+serve.AdminTokenEnv+")")
+	fs.StringVar(&f.backend, "backend", "local", "where replicas run: local (child processes) or kubernetes (pods; the config comes from GantryService resources)")
+	fs.StringVar(&f.namespace, "namespace", "", "with --backend kubernetes: the namespace to watch and run pods in (default $POD_NAMESPACE, else default)")
+	fs.StringVar(&f.httpHost, "http-host", "", "HTTP ingress host (overrides http_options.host; default 0.0.0.0 with --backend kubernetes)")
+	fs.StringVar(&f.dashboardHost, "dashboard-host", "", "REST API, metrics and dashboard host (overrides dashboard.host; beyond loopback it needs --admin-token)")
+	fs.DurationVar(&f.leaseDuration, "lease-duration", 15*time.Second, "with --backend kubernetes: how long a dead leader keeps the gateway Lease before another gateway takes over")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gantry serve [CONFIG] [flags]")
 		fs.PrintDefaults()
@@ -64,6 +74,12 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		if len(fs.Args()) > 0 {
 			return usageError{fmt.Sprintf("gantry serve takes one config file, got extra arguments %q", fs.Args())}
 		}
+	}
+	switch {
+	case f.backend != "local" && f.backend != "kubernetes":
+		return usageError{fmt.Sprintf("--backend must be local or kubernetes, got %q", f.backend)}
+	case f.backend == "kubernetes" && configPath != "":
+		return usageError{"gantry serve --backend kubernetes takes no config file: it applies the GantryService resources of its namespace"}
 	}
 	for name, p := range map[string]int{"--http-port": f.httpPort, "--grpc-port": f.grpcPort, "--dashboard-port": f.dashboardPort} {
 		if p < 0 || p > 65535 {
@@ -105,10 +121,19 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		opts.HTTPAddr = withPort(addrs.HTTPAddr(), f.httpPort)
 	}
 	if f.grpcPort != 0 {
-		opts.GRPCAddr = withPort(addrs.GRPCAddr(), f.grpcPort)
+		opts.GRPCAddr = ":" + strconv.Itoa(f.grpcPort) // on the HTTP ingress's host
 	}
 	if f.dashboardPort != 0 {
 		opts.DashboardAddr = withPort(addrs.DashboardAddr(), f.dashboardPort)
+	}
+	if f.httpHost != "" {
+		opts.HTTPAddr = withHost(cmp.Or(opts.HTTPAddr, addrs.HTTPAddr()), f.httpHost)
+	}
+	if f.dashboardHost != "" {
+		opts.DashboardAddr = withHost(cmp.Or(opts.DashboardAddr, addrs.DashboardAddr()), f.dashboardHost)
+	}
+	if f.backend == "kubernetes" {
+		return serveKubernetes(ctx, f, opts, log)
 	}
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
@@ -121,6 +146,14 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	return srv.Run(ctx)
+}
+
+func withHost(addr, host string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func withPort(addr string, port int) string {

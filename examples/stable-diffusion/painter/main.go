@@ -10,13 +10,13 @@ import (
 )
 
 // Main runs the painter as a Gantry replica (`gantry example painter`): it
-// serves Handler on 127.0.0.1:$PORT, or on --addr, answers the replica
+// serves Handler on $GANTRY_HOST:$PORT (127.0.0.1:$PORT without GANTRY_HOST), or on --addr, answers the replica
 // protocol's health checks, takes {"default_steps": N} as user_config (from
 // GANTRY_USER_CONFIG at start and POST /-/reconfigure later), and drains
 // in-flight requests when ctx is cancelled or SIGTERM arrives.
 func Main(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("painter", flag.ContinueOnError)
-	addr := fs.String("addr", "", "address to listen on (default 127.0.0.1:$PORT)")
+	addr := fs.String("addr", "", "address to listen on (default $GANTRY_HOST:$PORT, else 127.0.0.1:$PORT)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: gantry example painter [--addr HOST:PORT]")
 		fs.PrintDefaults()

@@ -1,5 +1,6 @@
 // Command testgrpcreplica is a gRPC replica (replica.protocol: grpc) for
-// Gantry's tests: a real process serving on 127.0.0.1:$PORT
+// Gantry's tests: a real process serving on 127.0.0.1:$PORT ($GANTRY_HOST
+// when set)
 //
 //   - gantry.test.echo.Echo, a user service the gateway knows nothing
 //     about (echopb/echo.proto): unary, server-streaming in lock step with
@@ -22,7 +23,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
 	"syscall"
 
@@ -35,22 +35,24 @@ import (
 
 	"gantry.dev/gantry/internal/testgrpcreplica/echopb"
 	pb "gantry.dev/gantry/oip/inferencepb"
+	"gantry.dev/gantry/replica"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, os.Getenv("PORT"), os.Getenv("GANTRY_REPLICA_ID")); err != nil {
+	env := replica.FromEnv()
+	if err := run(ctx, env.Addr(), env.ReplicaID); err != nil {
 		fmt.Fprintln(os.Stderr, "testgrpcreplica:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, port, id string) error {
-	if _, err := strconv.Atoi(port); err != nil {
-		return fmt.Errorf("PORT must be a port number, got %q", port)
+func run(ctx context.Context, addr, id string) error {
+	if addr == "" {
+		return fmt.Errorf("PORT must be a port number, got %q", os.Getenv("PORT"))
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,15 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # test-raycli runs Ray's own `serve` CLI from this venv (make raycli-venv).
 VENV ?= .venv-ci
+# test-oip runs Triton's Python client from its own venv (make oip-venv):
+# its grpcio and protobuf pins are independent of Ray's.
+OIP_VENV ?= .venv-oip
 PYTHON ?= python3
 
-.PHONY: test test-go test-raycli test-charts test-dashboard raycli-venv dashboard-deps chromium build lint bench example k8s-testenv
+.PHONY: test test-go test-raycli raycli-venv test-oip oip-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
 
-## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), Ray's CLI against gantry, the Helm chart, and the dashboard in a browser
-test: test-go test-raycli test-charts test-dashboard
+## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), Ray's CLI and Triton's client against gantry, the Helm chart, and the dashboard in a browser
+test: test-go test-raycli test-oip test-charts test-dashboard
 
 ## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests included
 test-go: export GANTRY_K8S_TESTS=1
@@ -30,6 +33,22 @@ $(VENV)/.installed: tests/raycli/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/raycli/requirements.txt
 	touch $@
+
+## test-oip: Triton's tritonclient (gRPC and HTTP) against a real gantry (tests/oip)
+test-oip: oip-venv
+	$(OIP_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/oip
+
+## oip-venv: the Python venv test-oip needs: tritonclient[grpc,http], grpcio-reflection and pytest, pinned in tests/oip/requirements.txt
+oip-venv: $(OIP_VENV)/.installed
+
+$(OIP_VENV)/.installed: tests/oip/requirements.txt
+	$(PYTHON) -m venv $(OIP_VENV)
+	$(OIP_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/oip/requirements.txt
+	touch $@
+
+## generate: regenerate the committed protobuf code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
+generate:
+	$(GO) generate ./oip/... ./internal/testgrpcreplica/...
 
 ## k8s-testenv: build (once; cached under ~/.cache/gantry-k8s) the etcd, kube-apiserver, kube-scheduler and kwok the Kubernetes tests run
 k8s-testenv:

@@ -79,6 +79,7 @@ func (c *Controller) apply(cfg *Config) {
 	c.placeOn(cfg.WorkerGroups)
 	listed := map[string]bool{}
 	var routes []router.Route
+	ingress, all := map[string]*router.Deployment{}, []*router.Deployment(nil)
 	for _, ac := range cfg.Applications {
 		name := ac.EffectiveName()
 		listed[name] = true
@@ -122,6 +123,10 @@ func (c *Controller) apply(cfg *Config) {
 			if s.Ingress && s.RoutePrefix != "" {
 				routes = append(routes, router.Route{Prefix: s.RoutePrefix, Application: name, Deployment: d.rt})
 			}
+			if s.Ingress {
+				ingress[name] = d.rt
+			}
+			all = append(all, d.rt)
 		}
 	}
 	for name, app := range c.apps {
@@ -134,7 +139,7 @@ func (c *Controller) apply(cfg *Config) {
 		}
 	}
 	c.applied = cfg
-	c.router.Publish(router.NewTable(routes))
+	c.router.Publish(router.NewTable(routes).WithDeployments(ingress, all))
 }
 
 // changed reports whether two configs differ as JSON.

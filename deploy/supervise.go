@@ -99,10 +99,14 @@ func (c *Controller) forget(d *deployment, r *replicaRun) {
 
 // checker returns a health checker with the deployment's settings.
 func (c *Controller) checker(s DeploymentSpec) *replica.Checker {
-	return &replica.Checker{
+	ch := &replica.Checker{
 		Client: c.health, Path: s.HealthPath,
 		Period: s.HealthCheckPeriod, Timeout: s.HealthCheckTimeout, FailureThreshold: 3,
 	}
+	if s.Protocol == "grpc" {
+		ch.Prober = replica.GRPCProber{}
+	}
+	return ch
 }
 
 // watch checks a running replica's health until it fails or the watch is
@@ -191,7 +195,7 @@ func (c *Controller) handle(ev event) {
 		r.state = replica.Running
 		r.healthyAt = c.now()
 		d.startFailures = 0
-		r.rep = router.NewReplica(r.id, r.inst.Address(), router.ReplicaOptions{Now: c.now})
+		r.rep = router.NewReplica(r.id, r.inst.Address(), router.ReplicaOptions{Now: c.now, Protocol: d.spec.Protocol})
 		c.log.Info("replica running", "replica", r.id, "address", r.inst.Address(),
 			"startup", c.now().Sub(r.startedAt).Round(time.Millisecond))
 		c.record(EventReplicaHealthy, "info", d, r, fmt.Sprintf("healthy after %v; taking traffic at %s",
@@ -228,11 +232,15 @@ func (c *Controller) handle(ev event) {
 func (c *Controller) reconfigure(d *deployment, r *replicaRun) {
 	r.reconfiguring, r.state = true, replica.Updating
 	sent, addr, timeout := d.spec.UserConfig, r.inst.Address(), d.spec.HealthCheckTimeout
+	grpcReplica := d.spec.Protocol == "grpc"
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		err := replica.Reconfigure(ctx, c.health, addr, sent)
+		err := replica.ErrReconfigureUnsupported // a gRPC replica has no POST /-/reconfigure: replace it
+		if !grpcReplica {
+			err = replica.Reconfigure(ctx, c.health, addr, sent)
+		}
 		cancel()
 		c.send(event{kind: evReconfigured, d: d, r: r, err: err, sent: sent})
 	}()

@@ -9,4 +9,7 @@
 // accepts POST /-/reconfigure with its new user_config, may answer 503 with
 // Gantry-Rejected: 1 before doing any work to have the request retried
 // elsewhere, and treats SIGTERM as "finish what you have, then exit".
+//
+// A replica with protocol grpc serves gRPC on $PORT instead and is checked
+// with grpc.health.v1 (GRPCProber, behind the Prober interface).
 package replica

@@ -66,12 +66,19 @@ type Checker struct {
 	// Clock drives the waits between probes. Default: real time. (A probe's
 	// own Timeout always runs on real time.)
 	Clock Clock
+	// Prober, when set, sends the probes instead of an HTTP GET of Path,
+	// e.g. GRPCProber for replicas with replica.protocol: grpc. Timeout
+	// still bounds each probe.
+	Prober Prober
 }
 
 // Probe sends one GET to the health endpoint of the replica at addr
 // (host:port) and returns nil if it answers 200 within Timeout. The error
 // names the URL and what went wrong.
 func (c *Checker) Probe(ctx context.Context, addr string) error {
+	if c.Prober != nil {
+		return c.probeWith(ctx, addr)
+	}
 	u := "http://" + addr + c.path()
 	timeout := durationOr(c.Timeout, DefaultHealthCheckTimeout)
 	probeCtx, cancel := context.WithTimeout(ctx, timeout)

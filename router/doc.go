@@ -23,4 +23,11 @@
 // context carries a recording span, Forward adds a span for the wait for a
 // replica and one per attempt, and the replica's traceparent names the
 // attempt span; otherwise no span is started.
+// gRPC goes through the same acquire, queue, retry and breaker rules:
+// Deployment.Infer and InferFrame run Open Inference Protocol inferences
+// (gRPC to replicas with protocol grpc, REST v2 to HTTP replicas) and
+// Deployment.Proxy passes any other gRPC call through as raw frames (Codec).
+// Their outcomes are gRPC codes: RESOURCE_EXHAUSTED (queue full),
+// DEADLINE_EXCEEDED (request_timeout_s), UNAVAILABLE (replica failed); the
+// metrics count them by the HTTP code they correspond to.
 package router

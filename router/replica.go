@@ -23,6 +23,7 @@ type Replica struct {
 	served    atomic.Uint64
 	downUntil atomic.Int64 // unix nanos: refused a connection, so out of picking until then
 	now       func() time.Time
+	grpc      *grpcConn // protocol grpc only; see grpc_replica.go
 }
 
 // ReplicaOptions tune a Replica's connections and breaker.
@@ -37,6 +38,8 @@ type ReplicaOptions struct {
 	BreakerOpen time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Protocol is the replica's protocol: "http" (default) or "grpc".
+	Protocol string
 }
 
 // NewReplica returns a handle for the replica id listening on addr (host:port).
@@ -48,7 +51,7 @@ func NewReplica(id, addr string, opts ReplicaOptions) *Replica {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Replica{
+	r := &Replica{
 		now:     opts.Now,
 		conns:   newConnPool(addr, dialer, 1024),
 		id:      id,
@@ -68,6 +71,10 @@ func NewReplica(id, addr string, opts ReplicaOptions) *Replica {
 			ReadBufferSize:        16 << 10,
 		},
 	}
+	if opts.Protocol == "grpc" {
+		r.grpc = newGRPCConn(addr, opts.DialTimeout)
+	}
+	return r
 }
 
 // ID is the replica's id.
@@ -156,6 +163,7 @@ func (r *Replica) Drain(ctx context.Context) bool {
 func (r *Replica) Close() {
 	r.conns.close()
 	r.transport.CloseIdleConnections()
+	r.grpc.close()
 }
 
 // roundTrip sends one attempt. Streamed bodies go through http.Transport,

@@ -16,6 +16,9 @@ type Route struct {
 // Table is an immutable route table, longest prefix first.
 type Table struct {
 	routes []Route
+	// Applications and deployments by name, for the gRPC and Open Inference
+	// Protocol ingress, which address them by name (see WithDeployments).
+	apps, deps map[string]*Deployment
 }
 
 // NewTable builds a table from routes; prefixes must be distinct.

@@ -10,13 +10,20 @@
 // then has the controller drain and stop the replicas, so a SIGTERM loses
 // no request.
 //
-// The ingress answers the gateway's own paths (/-/healthz, /-/routes; /v2/ is
-// reserved for the Open Inference Protocol) before any route prefix, sets
-// X-Request-ID and traceparent, limits body and header sizes, and hands the
-// request to the route's router.Deployment. With a TracerProvider it starts
-// the ingress span (a child of the client's traceparent); with an access log
-// it writes a line per routed request, buffered and flushed a few times a
-// second.
+// The ingress answers the gateway's own paths (/-/healthz, /-/routes, and
+// the Open Inference Protocol's REST paths under /v2/) before any route
+// prefix, sets X-Request-ID and traceparent, limits body and header sizes,
+// and hands the request to the route's router.Deployment. With a
+// TracerProvider it starts the ingress span (a child of the client's
+// traceparent); with an access log it writes a line per routed request,
+// buffered and flushed a few times a second.
+//
+// The gRPC ingress (port 9000) serves inference.GRPCInferenceService (a
+// model is an application, or application/deployment), grpc.health.v1 for
+// the gateway and each application, and reflection; a call of any other
+// service is passed undecoded to the application its "application"
+// metadata names (or the only one), through router.Deployment.Proxy. Run
+// stops it with GracefulStop in the same ordered shutdown. See docs/grpc.md.
 //
 // The web dashboard (serve/dashboard, embedded) is served at / on the admin
 // listener with relative URLs only, so it works under a path prefix. The

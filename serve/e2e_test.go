@@ -24,7 +24,8 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.RunWithBinaries(m, &binDir, "gantry.dev/gantry/internal/testreplica"))
+	os.Exit(testenv.RunWithBinaries(m, &binDir, "gantry.dev/gantry/internal/testreplica",
+		"gantry.dev/gantry/internal/testgrpcreplica", "gantry.dev/gantry/cmd/gantry"))
 }
 
 // gatewayWith starts an in-process gateway on free ports with the config
@@ -56,6 +57,9 @@ func runServer(t *testing.T, o Options) *Server {
 	}
 	if o.DashboardAddr == "" {
 		o.DashboardAddr = "127.0.0.1:0"
+	}
+	if o.GRPCAddr == "" {
+		o.GRPCAddr = "127.0.0.1:0"
 	}
 	if o.Logger == nil {
 		o.Logger = testLogger()
@@ -251,7 +255,7 @@ applications:
     replica: {command: [TESTREPLICA]}
 `)
 	waitRoute(t, url+"/id")
-	for path, want := range map[string]int{"/-/healthz": 200, "/-/routes": 200, "/-/nope": 404, "/v2/health/live": 404, "/echo": 200} {
+	for path, want := range map[string]int{"/-/healthz": 200, "/-/routes": 200, "/-/nope": 404, "/v2/health/live": 200, "/v2/nope": 404, "/echo": 200} {
 		resp, err := http.Get(url + path)
 		if err != nil {
 			t.Fatal(err)
@@ -289,9 +293,12 @@ func waitRoute(t *testing.T, url string) {
 }
 
 // withTestReplica puts the test replica's path where a config's command
-// says [TESTREPLICA.
+// says [TESTREPLICA (and the gRPC test replica's for [TESTGRPCREPLICA,
+// the gantry binary's for [GANTRY).
 func withTestReplica(yaml string) string {
-	return strings.ReplaceAll(yaml, "[TESTREPLICA", "["+filepath.Join(binDir, "testreplica"))
+	return strings.NewReplacer("[TESTREPLICA", "["+filepath.Join(binDir, "testreplica"),
+		"[TESTGRPCREPLICA", "["+filepath.Join(binDir, "testgrpcreplica"),
+		"[GANTRY", "["+filepath.Join(binDir, "gantry")).Replace(yaml)
 }
 
 // testLogger logs to stderr when GANTRY_TEST_LOG is set (debugging a test), else nowhere.

@@ -39,7 +39,7 @@ func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if path == "/v2" || strings.HasPrefix(path, "/v2/") {
-		notFound(w, "path "+path+" is reserved for the Open Inference Protocol, which this gateway does not serve yet; application routes cannot use /v2")
+		in.oipHTTP(w, r)
 		return
 	}
 	route, ok := in.router.Table().Match(path)

@@ -200,7 +200,7 @@ func TestRestartWithTheSameStateDirBringsApplicationsBack(t *testing.T) {
 	start := func(cfg *deploy.Config) (*Server, string, func()) {
 		backend := local.New(local.Options{StateDir: state, Logger: slog.New(slog.DiscardHandler)})
 		srv, err := New(Options{Config: cfg, Backend: backend, Store: &deploy.Store{Path: filepath.Join(state, "applied.json")},
-			HTTPAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0"})
+			HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0"})
 		if err != nil {
 			t.Fatal(err)
 		}

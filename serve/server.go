@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/router"
@@ -31,8 +32,10 @@ type Options struct {
 	Backend deploy.Backend
 	// Self is the running gantry executable.
 	Self string
-	// HTTPAddr and DashboardAddr override the config's listeners when set.
-	HTTPAddr, DashboardAddr string
+	// HTTPAddr, GRPCAddr and DashboardAddr override the config's listeners
+	// when set. The gRPC ingress binds the HTTP ingress's host (as in Ray)
+	// unless GRPCAddr names one: ":9001" sets only its port.
+	HTTPAddr, GRPCAddr, DashboardAddr string
 	// Store keeps the applied config across restarts; nil keeps nothing.
 	Store *deploy.Store
 	// DrainTimeout bounds waiting for in-flight requests at shutdown;
@@ -72,6 +75,8 @@ type Server struct {
 	ingress, admin     *http.Server
 	dash               *dashboard
 	access             *accessLog // nil without an access log
+	grpcLn             net.Listener
+	grpc               *grpc.Server
 }
 
 // New builds a server and binds its listeners, so a busy port is reported
@@ -92,6 +97,17 @@ func New(o Options) (*Server, error) {
 	}
 	if o.DashboardAddr == "" {
 		o.DashboardAddr = cfg.DashboardAddr()
+	}
+	if o.GRPCAddr == "" {
+		o.GRPCAddr = cfg.GRPCAddr()
+		if _, port, err := net.SplitHostPort(o.GRPCAddr); err == nil {
+			o.GRPCAddr = ":" + port
+		}
+	}
+	if host, port, err := net.SplitHostPort(o.GRPCAddr); err == nil && host == "" {
+		if httpHost, _, err := net.SplitHostPort(o.HTTPAddr); err == nil {
+			o.GRPCAddr = net.JoinHostPort(httpHost, port)
+		}
 	}
 	if err := checkAdminBind(o.DashboardAddr, o.AdminToken); err != nil {
 		return nil, err
@@ -120,6 +136,12 @@ func New(o Options) (*Server, error) {
 		s.access = newAccessLog(o.AccessLog, o.AccessLogJSON)
 	}
 	in.obs = newObserver(o.TracerProvider, s.access)
+	if s.grpcLn, err = net.Listen("tcp", o.GRPCAddr); err != nil {
+		s.ingressLn.Close()
+		s.adminLn.Close()
+		return nil, fmt.Errorf("grpc_options: listen on %s: %w", o.GRPCAddr, err)
+	}
+	s.grpc = newGRPCServer(s.router, &s.draining, cfg.GRPCRequestTimeout())
 	s.ingress = &http.Server{
 		Handler:           in,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -141,6 +163,9 @@ func New(o Options) (*Server, error) {
 
 // HTTPAddr is the address the ingress listens on.
 func (s *Server) HTTPAddr() string { return s.ingressLn.Addr().String() }
+
+// GRPCAddr is the address the gRPC ingress listens on.
+func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
 
 // DashboardAddr is the address the admin listener listens on.
 func (s *Server) DashboardAddr() string { return s.adminLn.Addr().String() }
@@ -184,7 +209,7 @@ func (s *Server) Run(ctx context.Context) error {
 		<-ctrlDone
 		return err
 	}
-	s.log.Info("gateway serving", "http", s.HTTPAddr(), "dashboard", s.DashboardAddr())
+	s.log.Info("gateway serving", "http", s.HTTPAddr(), "grpc", s.GRPCAddr(), "dashboard", s.DashboardAddr())
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveUntilClosed(s.ingress, s.ingressLn) })
@@ -193,13 +218,17 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.access != nil {
 		g.Go(func() error { return s.access.run(gctx) })
 	}
+	g.Go(func() error { return serveGRPC(s.grpc, s.grpcLn) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.draining.Store(true)
 		s.log.Info("shutting down: finishing in-flight requests")
 		shutCtx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
 		defer cancel()
+		grpcDone := make(chan struct{})
+		go func() { stopGRPC(shutCtx, s.grpc); close(grpcDone) }()
 		err := s.ingress.Shutdown(shutCtx)
+		<-grpcDone
 		s.admin.Shutdown(shutCtx)
 		return err
 	})

@@ -57,6 +57,7 @@ type options struct {
 	keep     bool          // keep the work directory (logs, configs, profile)
 	markdown bool          // print tables as Markdown
 	access   bool          // gantry with its access log on
+	grpc     bool          // measure gRPC ModelInfer instead of HTTP (grpc.go)
 }
 
 func main() {
@@ -85,7 +86,11 @@ func run() int {
 	defer b.removeWork()
 	defer b.procs.stopAll()
 
-	if err := b.run(ctx); err != nil {
+	runBench := b.run
+	if opts.grpc {
+		runBench = b.runGRPC
+	}
+	if err := runBench(ctx); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(os.Stderr, "bench: interrupted; stopping everything")
 			return 130
@@ -114,6 +119,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, generated configs, profile)")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the tables as Markdown (for bench/RESULTS.md)")
 	fs.BoolVar(&o.access, "access-log", false, "run gantry with its access log on (its default; off by default here, as for nginx)")
+	fs.BoolVar(&o.grpc, "grpc", false, "measure unary gRPC ModelInfer (Open Inference Protocol), gantry vs direct, with a Go load generator; --conns are concurrent calls")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

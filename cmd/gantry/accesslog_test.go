@@ -15,9 +15,9 @@ func TestAccessLogIsOnByDefaultAndOffWithTheFlag(t *testing.T) {
 	config := testreplicaConfig(t, newPIDDir(t), 1)
 	for _, on := range []bool{true, false} {
 		t.Run("access-log="+strconv.FormatBool(on), func(t *testing.T) {
-			ports := freePorts(t, 2)
+			ports := freePorts(t, 3)
 			args := []string{"serve", config, "--http-port", strconv.Itoa(ports[0]),
-				"--dashboard-port", strconv.Itoa(ports[1]), "--state-dir", t.TempDir()}
+				"--dashboard-port", strconv.Itoa(ports[1]), "--grpc-port", strconv.Itoa(ports[2]), "--state-dir", t.TempDir()}
 			if !on {
 				args = append(args, "--access-log=false")
 			}

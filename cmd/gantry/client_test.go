@@ -24,10 +24,10 @@ import (
 // startEmptyGateway runs `gantry serve` with no config on free ports.
 func startEmptyGateway(t *testing.T, args ...string) *gateway {
 	t.Helper()
-	ports := freePorts(t, 2)
+	ports := freePorts(t, 3)
 	stateDir := t.TempDir()
 	p := startGantry(t, append([]string{"serve",
-		"--http-port", strconv.Itoa(ports[0]),
+		"--http-port", strconv.Itoa(ports[0]), "--grpc-port", strconv.Itoa(ports[2]),
 		"--dashboard-port", strconv.Itoa(ports[1]),
 		"--state-dir", stateDir}, args...)...)
 	g := &gateway{
@@ -336,7 +336,7 @@ applications:
     replica: {command: [`+strconv.Quote(testreplicaPath())+`]}
 `)
 	port := strconv.Itoa(freePorts(t, 1)[0])
-	p := startGantry(t, "serve", config, "--dashboard-port", port, "--http-port", strconv.Itoa(freePorts(t, 1)[0]), "--state-dir", t.TempDir())
+	p := startGantry(t, "serve", config, "--dashboard-port", port, "--http-port", strconv.Itoa(freePorts(t, 1)[0]), "--grpc-port", strconv.Itoa(freePorts(t, 1)[0]), "--state-dir", t.TempDir())
 	if code := p.wait(t, 10*time.Second); code != 1 {
 		t.Fatalf("exit code %d, want 1", code)
 	}

@@ -137,10 +137,10 @@ type gateway struct {
 // directory.
 func startGateway(t *testing.T, config string) *gateway {
 	t.Helper()
-	ports := freePorts(t, 2)
+	ports := freePorts(t, 3)
 	stateDir := t.TempDir()
 	p := startGantry(t, "serve", config,
-		"--http-port", strconv.Itoa(ports[0]),
+		"--http-port", strconv.Itoa(ports[0]), "--grpc-port", strconv.Itoa(ports[2]),
 		"--dashboard-port", strconv.Itoa(ports[1]),
 		"--state-dir", stateDir)
 	return &gateway{

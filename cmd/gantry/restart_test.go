@@ -25,9 +25,9 @@ func TestRestartWithTheStateDirAndNoConfigRestoresApplications(t *testing.T) {
 		t.Fatalf("replicas %v survived the first gateway", left)
 	}
 
-	ports := freePorts(t, 2)
+	ports := freePorts(t, 3)
 	again := startGantry(t, "serve", // no config: it comes from the state dir
-		"--http-port", strconv.Itoa(ports[0]), "--dashboard-port", strconv.Itoa(ports[1]), "--state-dir", g.stateDir)
+		"--http-port", strconv.Itoa(ports[0]), "--grpc-port", strconv.Itoa(ports[2]), "--dashboard-port", strconv.Itoa(ports[1]), "--state-dir", g.stateDir)
 	restarted := &gateway{proc: again, url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), stateDir: g.stateDir}
 	restarted.until(t, 30*time.Second, "the restored application to answer", func() bool {
 		code, _, err := get(restarted.url + "/id")

@@ -136,6 +136,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if f.httpPort != 0 {
 		opts.HTTPAddr = withPort(addrs.HTTPAddr(), f.httpPort)
 	}
+	if f.grpcPort != 0 {
+		opts.GRPCAddr = ":" + strconv.Itoa(f.grpcPort) // on the HTTP ingress's host
+	}
 	if f.dashboardPort != 0 {
 		opts.DashboardAddr = withPort(addrs.DashboardAddr(), f.dashboardPort)
 	}

@@ -43,6 +43,7 @@ func startGatewayProc(t *testing.T, ns, name string) *gatewayProc {
 	log := logFile(t, "process-"+name)
 	cmd := exec.Command(filepath.Join(binDir, "gantry"), "serve", "--backend", "kubernetes", "--namespace", ns,
 		"--http-host", "127.0.0.1", "--http-port", strconv.Itoa(httpPort), "--dashboard-port", strconv.Itoa(dashPort),
+		"--grpc-port", strconv.Itoa(freePort(t)),
 		"--lease-duration", "3s", "--state-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "POD_NAME="+name, "POD_NAMESPACE="+ns)
 	cmd.Stdout, cmd.Stderr = log, log

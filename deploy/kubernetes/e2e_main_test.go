@@ -137,7 +137,7 @@ func startStoppableGateway(t *testing.T, ns, identity string) (*serve.Server, fu
 		t.Fatal(err)
 	}
 	srv, err := serve.New(serve.Options{Backend: gw.Backend(), Follower: true, Detach: true,
-		HTTPAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0", Logger: log})
+		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0", Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

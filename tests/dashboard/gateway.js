@@ -49,10 +49,10 @@ export async function getJSON(url) {
 // startGateway runs `gantry serve CONFIG` on free ports until stop().
 export async function startGateway(config = "examples/stable-diffusion/serve.yaml", env = {}) {
   const bin = process.env.GANTRY_BIN || path.join(repo, "bin", "gantry");
-  const httpPort = await freePort(), dashboardPort = await freePort();
+  const httpPort = await freePort(), dashboardPort = await freePort(), grpcPort = await freePort();
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "gantry-dashboard-test-"));
   const proc = spawn(bin, ["serve", path.join(repo, config), "--http-port", String(httpPort),
-    "--dashboard-port", String(dashboardPort), "--state-dir", stateDir],
+    "--dashboard-port", String(dashboardPort), "--grpc-port", String(grpcPort), "--state-dir", stateDir],
   { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
   let stderr = "";
   proc.stderr.on("data", (b) => { stderr += b; if (process.env.GANTRY_TEST_LOG) process.stderr.write(b); });

@@ -89,6 +89,7 @@ class Gateway:
         ]}))
         args = [str(binaries / "gantry"), "serve", str(config),
                 "--http-port", str(self.http_port), "--dashboard-port", str(self.dashboard_port),
+                "--grpc-port", str(free_port()),
                 "--state-dir", str(tmp_path / "state")]
         if token:
             args += ["--admin-token", token]

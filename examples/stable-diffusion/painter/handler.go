@@ -2,6 +2,7 @@ package painter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,7 +124,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.imagine(w, r, req)
 	default:
-		writeError(w, http.StatusNotFound, "", "no such path "+strconv.Quote(r.URL.Path)+"; the painter serves POST/GET /imagine and GET /")
+		if isInferPath(r.URL.Path) {
+			s.infer(w, r)
+			return
+		}
+		if isModelPath(r.URL.Path) {
+			s.metadata(w, r)
+			return
+		}
+		writeError(w, http.StatusNotFound, "", "no such path "+strconv.Quote(r.URL.Path)+"; the painter serves POST/GET /imagine, POST /v2/models/{model}/infer and GET /")
 	}
 }
 
@@ -263,19 +272,12 @@ func (s *server) imagine(w http.ResponseWriter, r *http.Request, req imagineRequ
 		return
 	}
 	start := time.Now()
-	img, err := PaintContext(r.Context(), p)
+	buf, err := s.paintPNG(r.Context(), p)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client has gone; nobody to answer
 		}
 		writeParamError(w, err)
-		return
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(img.Pix) / 4)
-	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &s.encoders}
-	if err := enc.Encode(&buf, img); err != nil {
-		writeError(w, http.StatusInternalServerError, "", "encoding the PNG: "+err.Error())
 		return
 	}
 	h := w.Header()
@@ -289,6 +291,22 @@ func (s *server) imagine(w http.ResponseWriter, r *http.Request, req imagineRequ
 	_, _ = w.Write(buf.Bytes())
 	s.log.Info("painted", "prompt", p.Prompt, "size", strconv.Itoa(p.Width)+"x"+strconv.Itoa(p.Height),
 		"steps", p.Steps, "took", time.Since(start).Round(time.Millisecond), "request_id", r.Header.Get("X-Request-Id"))
+}
+
+// paintPNG paints p and encodes it: the bytes both /imagine and the Open
+// Inference Protocol answer.
+func (s *server) paintPNG(ctx context.Context, p Params) (*bytes.Buffer, error) {
+	img, err := PaintContext(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(img.Pix) / 4)
+	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &s.encoders}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("encoding the PNG: %w", err)
+	}
+	return &buf, nil
 }
 
 func (s *server) describe(w http.ResponseWriter) {
@@ -307,9 +325,10 @@ func (s *server) describe(w http.ResponseWriter) {
 		About: "A small CPU text-to-image model: it composes a landscape from the prompt's words " +
 			"and refines it from noise over a number of steps, like a diffusion sampler.",
 		Endpoints: map[string]string{
-			"POST /imagine": `JSON {"prompt": "...", "seed"?, "steps"?, "width"?, "height"?} -> image/png`,
-			"GET /imagine":  "?prompt=...&seed=&steps=&width=&height=&img_size= -> image/png",
-			"GET /":         "this description",
+			"POST /imagine":                 `JSON {"prompt": "...", "seed"?, "steps"?, "width"?, "height"?} -> image/png`,
+			"GET /imagine":                  "?prompt=...&seed=&steps=&width=&height=&img_size= -> image/png",
+			"POST /v2/models/{model}/infer": "Open Inference Protocol: inputs prompt (BYTES [1]), seed? and steps? (INT64 [1]) -> output image (BYTES [1], one PNG)",
+			"GET /":                         "this description",
 		},
 		Fields: []field{
 			{"prompt", "string", fmt.Sprintf("required, 1 to %d characters", MaxPromptRunes)},

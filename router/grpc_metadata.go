@@ -1,0 +1,95 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "gantry.dev/gantry/oip/inferencepb"
+)
+
+// metadataTimeout bounds asking a replica for a model's metadata.
+const metadataTimeout = 5 * time.Second
+
+// ModelMetadata asks a replica of d for the model's metadata (its tensors):
+// ModelMetadata on a gRPC replica, GET /v2/models/{m}[/versions/{v}] on an
+// HTTP one. It takes a slot like any request. A replica that does not
+// implement it answers UNIMPLEMENTED (gRPC) or 404/405 (HTTP), which
+// comes back as codes.Unimplemented.
+func (d *Deployment) ModelMetadata(ctx context.Context, req *pb.ModelMetadataRequest) (*pb.ModelMetadataResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, metadataTimeout)
+	defer cancel()
+	rep, err := d.acquire(ctx, nil)
+	if err != nil {
+		return nil, d.grpcFailure(ctx, ctx, err)
+	}
+	defer d.Release(rep)
+	if rep.grpc != nil {
+		cc, err := rep.grpc.conn()
+		if err != nil {
+			return nil, status.Error(codes.Unavailable, err.Error())
+		}
+		resp := new(pb.ModelMetadataResponse)
+		if err := cc.Invoke(outgoing(ctx), "/inference.GRPCInferenceService/ModelMetadata", req, resp); err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
+	path := "/v2/models/" + url.PathEscape(req.GetName())
+	if v := req.GetVersion(); v != "" {
+		path += "/versions/" + url.PathEscape(v)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+rep.addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := rep.transport.RoundTrip(hreq)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "replica %s: %v", rep.id, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "replica %s: %v", rep.id, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return nil, status.Errorf(codes.Unimplemented, "replica %s has no model metadata (%s)", rep.id, resp.Status)
+	default:
+		return nil, status.Error(codeForHTTP(resp.StatusCode), "replica "+rep.id+" answered "+resp.Status+": "+errorText(body))
+	}
+	var md struct {
+		Name     string   `json:"name"`
+		Versions []string `json:"versions"`
+		Platform string   `json:"platform"`
+		Inputs   []struct {
+			Name     string  `json:"name"`
+			Datatype string  `json:"datatype"`
+			Shape    []int64 `json:"shape"`
+		} `json:"inputs"`
+		Outputs []struct {
+			Name     string  `json:"name"`
+			Datatype string  `json:"datatype"`
+			Shape    []int64 `json:"shape"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal(body, &md); err != nil {
+		return nil, status.Error(codes.Internal, fmt.Sprintf("replica %s: model metadata is not JSON: %v", rep.id, err))
+	}
+	out := &pb.ModelMetadataResponse{Name: req.GetName(), Versions: md.Versions, Platform: md.Platform}
+	for _, t := range md.Inputs {
+		out.Inputs = append(out.Inputs, &pb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape})
+	}
+	for _, t := range md.Outputs {
+		out.Outputs = append(out.Outputs, &pb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape})
+	}
+	return out, nil
+}

@@ -1,12 +1,10 @@
 package serve
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,24 +12,6 @@ import (
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/router"
 )
-
-// syncBuffer is a bytes.Buffer safe for the flusher and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestAccessLogHasALinePerRequest(t *testing.T) {
 	cfg, err := deploy.Parse([]byte(withTestReplica(`
@@ -46,7 +26,7 @@ applications:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	srv := runServer(t, Options{Config: cfg, AccessLog: &out, AccessLogJSON: true})
 	url := "http://" + srv.HTTPAddr()
 	waitRoute(t, url+"/api/id")

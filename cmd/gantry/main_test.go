@@ -5,7 +5,6 @@ package main
 // Shared helpers live here; the serving scenarios are in serve_test.go.
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,29 +31,10 @@ func TestMain(m *testing.M) {
 func gantryPath() string      { return filepath.Join(binDir, "gantry") }
 func testreplicaPath() string { return filepath.Join(binDir, "testreplica") }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use: the child's output
-// is copied in by os/exec while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is one gantry child process.
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.SyncBuffer
 	done           chan struct{} // closed once Wait has returned
 }
 
@@ -66,8 +45,8 @@ func startGantry(t *testing.T, args ...string) *proc {
 	t.Helper()
 	p := &proc{
 		cmd:    exec.Command(gantryPath(), args...),
-		stdout: &syncBuffer{},
-		stderr: &syncBuffer{},
+		stdout: &testenv.SyncBuffer{},
+		stderr: &testenv.SyncBuffer{},
 		done:   make(chan struct{}),
 	}
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr

@@ -17,22 +17,29 @@ import (
 // To the router such a connection looked alive when it was taken from the
 // pool, and died before answering: the keep-alive race, made deterministic.
 type rawReplica struct {
-	ln   net.Listener
-	gen  atomic.Int32 // connections accepted under an older generation are condemned
-	seen atomic.Int32 // requests read, answered or not
-	hold chan struct{}
-	held atomic.Int32
-	mu   sync.Mutex
-	open []net.Conn
+	ln    net.Listener
+	gen   atomic.Int32  // connections accepted under an older generation are condemned
+	seen  atomic.Int32  // requests read, answered or not
+	hold  chan struct{} // closed when holdN requests are in
+	holdN int32
+	held  atomic.Int32
+	mu    sync.Mutex
+	open  []net.Conn
 }
 
-func newRawReplica(t *testing.T) *rawReplica {
+// newRawReplica starts one; with hold > 0 its first hold requests are
+// answered only once all of them are in, so that each has a connection.
+func newRawReplica(t *testing.T, hold int) *rawReplica {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &rawReplica{ln: ln}
+	if hold > 0 {
+		r.hold = make(chan struct{})
+		r.holdN = int32(hold)
+	}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -70,7 +77,7 @@ func (r *rawReplica) serve(c net.Conn, gen int32) {
 			return // condemned: closed with the request unanswered
 		}
 		if r.hold != nil {
-			if r.held.Add(1) == int32(cap(r.hold)) {
+			if n := r.held.Add(1); n == r.holdN {
 				close(r.hold)
 			}
 			<-r.hold
@@ -97,7 +104,7 @@ func (r *rawReplica) kill() {
 // http.Transport does: the connection was stale, the replica did not fail,
 // and no attempt of the budget is spent on it (MaxAttempts 1 here).
 func TestRequestOnAStalePooledConnectionGoesAgainOnAFreshOne(t *testing.T) {
-	raw := newRawReplica(t)
+	raw := newRawReplica(t, 0)
 	rep := NewReplica("raw", raw.ln.Addr().String(), ReplicaOptions{})
 	t.Cleanup(rep.Close)
 	d := NewDeployment("a", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1, MaxAttempts: 1}, nil)
@@ -132,8 +139,7 @@ func TestRequestOnAStalePooledConnectionGoesAgainOnAFreshOne(t *testing.T) {
 // fresh connection is refused, the replica is marked down, and the retry
 // waits for the replica that replaces it.
 func TestKilledReplicaWithPooledConnectionsCostsOneAttempt(t *testing.T) {
-	raw := newRawReplica(t)
-	raw.hold = make(chan struct{}, 3) // answer once 3 requests are in: 3 pooled connections
+	raw := newRawReplica(t, 3) // 3 connections in the pool once warmed up
 	dead := NewReplica("dead", raw.ln.Addr().String(), ReplicaOptions{BreakerFailures: 100})
 	t.Cleanup(dead.Close)
 	good, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "good") })

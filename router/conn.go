@@ -31,6 +31,7 @@ type upConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	idleFrom time.Time
+	reused   bool // taken from the pool: it may have been closed by the replica
 }
 
 // staleCheckAfter is how long a connection may sit idle before it is
@@ -50,15 +51,21 @@ func (p *connPool) get(ctx context.Context) (*upConn, error) {
 				c.nc.Close()
 				continue
 			}
+			c.reused = true
 			return c, nil
 		default:
 		}
-		nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
-		if err != nil {
-			return nil, err
-		}
-		return &upConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, nil
+		return p.dial(ctx)
 	}
+}
+
+// dial opens a new connection to the replica.
+func (p *connPool) dial(ctx context.Context) (*upConn, error) {
+	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &upConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, nil
 }
 
 // put returns c to the pool, or closes it if the pool is full or closed.
@@ -114,19 +121,51 @@ func (c *upConn) alive() bool {
 // The response body, when read to its end, returns the connection to the
 // pool; closing it early discards the connection. A cancelled ctx unblocks
 // the connection's reads and writes.
+//
+// An idempotent request whose pooled connection fails before a byte of the
+// answer arrives goes once more on a fresh connection, as http.Transport
+// does: the replica closed the idle connection (idle timeout, restart, or
+// death) while the request was on its way, which says nothing about the
+// replica, so it costs no attempt. If the replica is gone, the fresh dial
+// is refused, and that is the attempt's error.
 func (p *connPool) roundTrip(ctx context.Context, req *http.Request, a *attempt, body []byte) (*http.Response, error) {
 	c, err := p.get(ctx)
 	if err != nil {
 		return nil, err
 	}
+	resp, err := p.exchange(ctx, c, req, a, body)
+	var stale *staleConnError
+	if errors.As(err, &stale) && c.reused && a.idempotent && ctx.Err() == nil {
+		if c, err = p.dial(ctx); err != nil {
+			return nil, err
+		}
+		resp, err = p.exchange(ctx, c, req, a, body)
+	}
+	return resp, err
+}
+
+// staleConnError is a failure on a connection before any byte of the
+// answer was read.
+type staleConnError struct{ err error }
+
+func (e *staleConnError) Error() string { return e.err.Error() }
+func (e *staleConnError) Unwrap() error { return e.err }
+
+// exchange writes the request on c and reads the response head.
+func (p *connPool) exchange(ctx context.Context, c *upConn, req *http.Request, a *attempt, body []byte) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
 	writeHead(c.bw, req, a, len(body))
 	c.bw.Write(body)
-	err = c.bw.Flush()
+	err := c.bw.Flush()
 	if err != nil {
 		stop()
 		c.nc.Close()
-		return nil, fmt.Errorf("sending request: %w", err)
+		return nil, &staleConnError{fmt.Errorf("sending request: %w", err)}
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		stop()
+		c.nc.Close()
+		return nil, &staleConnError{fmt.Errorf("reading response: %w", err)}
 	}
 	resp, err := readResponse(c.br, req)
 	if err != nil {

@@ -11,7 +11,9 @@
 // moment a slot frees); Deployment.ServeHTTP forwards, retrying on another
 // replica only where it is safe (dial errors, Gantry-Rejected answers, and
 // idempotent requests whose replica died before answering); Release returns
-// the slot. A replica that keeps failing trips its circuit breaker and is
+// the slot. An idempotent request whose pooled keep-alive connection the
+// replica had closed goes once more on a fresh connection to the same
+// replica without spending an attempt, as http.Transport does. A replica that keeps failing trips its circuit breaker and is
 // skipped until a probe request succeeds.
 //
 // Outcomes map to status codes: 503 no capacity (queue full), 502 replica

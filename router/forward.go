@@ -68,6 +68,7 @@ type attempt struct {
 	prefix, requestID string
 	traceparent       string // the client's, or a new one
 	settings          *Settings
+	idempotent        bool        // safe to send again, on the same replica or another
 	timer             *time.Timer // request_timeout_s, disarmed once the response starts
 	out               *Outcome    // nil: nobody asked
 }
@@ -97,6 +98,7 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}
 	idempotent := s.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
+	a.idempotent = idempotent
 	tr := tracingFor(ctx)
 
 	var skip tried

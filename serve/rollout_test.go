@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -94,10 +95,12 @@ func load(url string, clients int) (stop func() (ok int64, failures []string)) {
 			for ctx.Err() == nil {
 				resp, err := client.Get(url)
 				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
+					var body []byte
+					body, err = io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 					resp.Body.Close()
 					if err == nil && resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
+						// The body names the replica and the error: the clue to a failure.
+						err = fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 					}
 				}
 				if err != nil {

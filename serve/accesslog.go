@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -21,19 +20,19 @@ import (
 const accessFlushEvery = 200 * time.Millisecond
 
 type accessLog struct {
-	log *slog.Logger
-	out *lineBuffer
+	json bool
+	out  *lineBuffer
+	now  func() time.Time
 }
 
-// newAccessLog writes to w as text, or JSON when json is set.
+// newAccessLog writes to w as text, or JSON when json is set, in the
+// formats of slog's handlers.
 func newAccessLog(w io.Writer, json bool) *accessLog {
-	out := &lineBuffer{w: bufio.NewWriterSize(w, 64<<10)}
-	var h slog.Handler = slog.NewTextHandler(out, nil)
-	if json {
-		h = slog.NewJSONHandler(out, nil)
-	}
-	return &accessLog{log: slog.New(h), out: out}
+	return &accessLog{json: json, out: &lineBuffer{w: bufio.NewWriterSize(w, 64<<10)}, now: time.Now}
 }
+
+// accessLines are the per-request buffers lines are formatted in.
+var accessLines = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // request logs one answered request.
 func (a *accessLog) request(r *http.Request, route router.Route, out *router.Outcome, took time.Duration, requestID string) {
@@ -41,16 +40,21 @@ func (a *accessLog) request(r *http.Request, route router.Route, out *router.Out
 	if tp := out.Traceparent; len(tp) >= 35 {
 		traceID = tp[3:35]
 	}
-	a.log.LogAttrs(r.Context(), slog.LevelInfo, "access",
-		slog.String("application", route.Application),
-		slog.String("deployment", route.Deployment.Name()),
-		slog.String("replica", out.Replica),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", out.Status),
-		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
-		slog.String("request_id", requestID),
-		slog.String("trace_id", traceID))
+	fields := [...]accessField{
+		{key: "application", str: route.Application, kind: 's'},
+		{key: "deployment", str: route.Deployment.Name(), kind: 's'},
+		{key: "replica", str: out.Replica, kind: 's'},
+		{key: "method", str: r.Method, kind: 's'},
+		{key: "path", str: r.URL.Path, kind: 's'},
+		{key: "status", num: int64(out.Status), kind: 'i'},
+		{key: "duration_ms", float: float64(took.Microseconds()) / 1000, kind: 'f'},
+		{key: "request_id", str: requestID, kind: 's'},
+		{key: "trace_id", str: traceID, kind: 's'},
+	}
+	bp := accessLines.Get().(*[]byte)
+	*bp = appendAccessLine((*bp)[:0], a.json, a.now(), "access", fields[:])
+	a.out.Write(*bp)
+	accessLines.Put(bp)
 }
 
 // run flushes the buffer every accessFlushEvery until ctx ends, then once more.

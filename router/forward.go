@@ -91,9 +91,9 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 	if a.traceparent = r.Header.Get("Traceparent"); a.traceparent == "" {
 		a.traceparent = d.traceparent()
 	}
-	var out *http.Request // only for streamed bodies, which go through http.Transport
+	var streamed *http.Request // the outbound request, only for streamed bodies (they go through http.Transport)
 	if body.stream != nil {
-		if out, err = outbound(r, &a); err != nil {
+		if streamed, err = outbound(r, &a); err != nil {
 			return writeError(w, http.StatusBadRequest, "request target: "+err.Error()), false
 		}
 	}
@@ -116,13 +116,13 @@ func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http
 		}
 		skip.add(rep)
 		as := tr.attempt(ctx, rep, attempt, &a)
-		if as != nil && out != nil {
-			out.Header["Traceparent"] = []string{a.traceparent}
+		if as != nil && streamed != nil { // the attempt span is the replica's parent
+			streamed.Header["Traceparent"] = []string{a.traceparent}
 		}
 		if a.out != nil {
 			a.out.Replica, a.out.Attempts, a.out.Traceparent = rep.id, attempt, a.traceparent
 		}
-		resp, err := rep.roundTrip(ctx, r, out, body, &a)
+		resp, err := rep.roundTrip(ctx, r, streamed, body, &a)
 		if err != nil {
 			endAttempt(as, 0, err)
 			d.Release(rep)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 )
 
@@ -182,7 +183,7 @@ func updateMessage(isNew bool, was, now string) string {
 }
 
 // appliedMessage describes an applied config.
-func appliedMessage(cfg *Config) string {
+func appliedMessage(cfg *config.Config) string {
 	if len(cfg.Applications) == 0 {
 		return "config applied: no applications"
 	}

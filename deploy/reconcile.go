@@ -113,9 +113,12 @@ func (c *Controller) apply(cfg *config.Config) {
 				app.deployments = append(app.deployments, d)
 			}
 			if d.status == "" || changed(d.config, dc) {
+				msg := updateMessage(isNew, d.spec, s)
 				d.status, d.trigger, d.message, d.startFailures = DeploymentUpdating, TriggerConfigUpdateStarted, "", 0
-				c.eventLog.Add(Event{Kind: EventDeploymentUpdated, Application: name, Deployment: dc.Name,
-					Message: updateMessage(isNew, d.spec.CodeVersion, s.CodeVersion)})
+				if !isNew && d.spec.CodeVersion != s.CodeVersion {
+					d.message = msg // the rollout says what it rolls out until it is done
+				}
+				c.eventLog.Add(Event{Kind: EventDeploymentUpdated, Application: name, Deployment: dc.Name, Message: msg})
 			}
 			d.spec, d.config, d.target = s, dc, s.NumReplicas
 			d.group = groups[[2]string{name, dc.Name}]

@@ -53,13 +53,13 @@ func (e *Error) Error() string {
 func Parse(data []byte) (*Config, error) {
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
-		return nil, syntaxError(err)
+		return nil, syntaxError(err, data)
 	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.UseNumber()
 	var tree any
 	if err := dec.Decode(&tree); err != nil {
-		return nil, syntaxError(err)
+		return nil, syntaxError(err, data)
 	}
 	var w schemaWalker
 	if !w.walk("", tree, reflect.TypeFor[Config]()) {
@@ -85,12 +85,6 @@ func Parse(data []byte) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return &c, nil
-}
-
-// syntaxError reports a document that is not YAML or JSON, on one line.
-func syntaxError(err error) *Error {
-	msg := strings.Join(strings.Fields(err.Error()), " ")
-	return &Error{Problems: []Problem{{Message: "not valid YAML or JSON: " + msg}}}
 }
 
 // LoadFile reads and parses the config file at path and sets BaseDir to the

@@ -65,26 +65,31 @@ func deployCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cf clientFlags
 	var wait bool
 	var timeout time.Duration
-	fs := newFlagSet("gantry deploy", "gantry deploy CONFIG [--wait] [--timeout D] [--address URL] [--admin-token TOKEN]", stderr)
+	var rayService string
+	fs := newFlagSet("gantry deploy", "gantry deploy CONFIG | --from-rayservice FILE [--wait] [--timeout D] [--address URL] [--admin-token TOKEN]", stderr)
 	cf.register(fs)
 	fs.BoolVar(&wait, "wait", false, "wait until every application in CONFIG is RUNNING (exit 1 if one is DEPLOY_FAILED)")
 	fs.DurationVar(&timeout, "timeout", 5*time.Minute, "with --wait: give up after this long")
+	fs.StringVar(&rayService, "from-rayservice", "", "apply the Ray Serve config (spec.serveConfigV2) of the KubeRay RayService manifest in FILE")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
+	switch {
+	case rayService != "" && len(pos) > 0:
+		fs.Usage()
+		return usageError{fmt.Sprintf("gantry deploy takes a config file or --from-rayservice FILE, not both (got %q)", pos)}
+	case rayService == "" && len(pos) != 1:
 		fs.Usage()
 		return usageError{"gantry deploy takes one config file"}
 	}
-	path := pos[0]
-	cfg, err := config.LoadFile(path)
+	path := rayService
+	if path == "" {
+		path = pos[0]
+	}
+	cfg, err := loadConfig(path, rayService != "")
 	if err != nil {
-		var invalid *config.Error
-		if errors.As(err, &invalid) {
-			return fmt.Errorf("invalid config %s:\n%w", path, err)
-		}
-		return fmt.Errorf("reading config: %w", err)
+		return err
 	}
 	absolutizeReplicaPaths(cfg)
 	body, err := json.Marshal(cfg)
@@ -112,6 +117,25 @@ func deployCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 	return waitRunning(ctx, c, names, timeout, stdout)
+}
+
+// loadConfig reads the config file at path, or with fromRayService the
+// Ray Serve config inside the RayService manifest at path, for gantry
+// serve and gantry deploy; relative paths resolve against the file's folder.
+func loadConfig(path string, fromRayService bool) (*config.Config, error) {
+	load := config.LoadFile
+	if fromRayService {
+		load = config.LoadRayService
+	}
+	cfg, err := load(path)
+	if err != nil {
+		var invalid *config.Error
+		if errors.As(err, &invalid) {
+			return nil, fmt.Errorf("invalid config %s:\n%w", path, err)
+		}
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return cfg, nil
 }
 
 // absolutizeReplicaPaths rewrites every replica command and working_dir to

@@ -1,7 +1,8 @@
 // Command gantry is the Gantry gateway and its tools.
 //
-//	gantry serve [CONFIG] [--http-port N] [--grpc-port N] [--dashboard-port N] [--state-dir DIR]
+//	gantry serve [CONFIG | --from-rayservice FILE] [--http-port N] [--grpc-port N] [--dashboard-port N] [--state-dir DIR]
 //	gantry deploy CONFIG [--wait]  apply a config to a running gateway (PUT /api/serve/applications/)
+//	gantry deploy --from-rayservice FILE  apply a KubeRay RayService's spec.serveConfigV2
 //	gantry status [-n APP]         application and deployment statuses, like Ray's `serve status`
 //	gantry config [-n APP]         the applied config
 //	gantry shutdown [-y]           delete every application

@@ -30,6 +30,7 @@ type serveFlags struct {
 	httpHost, dashboardHost           string
 	leaseDuration                     time.Duration
 	accessLog                         bool
+	rayService                        string
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -49,8 +50,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.httpHost, "http-host", "", "HTTP ingress host (overrides http_options.host; default 0.0.0.0 with --backend kubernetes)")
 	fs.StringVar(&f.dashboardHost, "dashboard-host", "", "REST API, metrics and dashboard host (overrides dashboard.host; beyond loopback it needs --admin-token)")
 	fs.DurationVar(&f.leaseDuration, "lease-duration", 15*time.Second, "with --backend kubernetes: how long a dead leader keeps the gateway Lease before another gateway takes over")
+	fs.StringVar(&f.rayService, "from-rayservice", "", "serve the Ray Serve config (spec.serveConfigV2) of the KubeRay RayService manifest in FILE")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gantry serve [CONFIG] [flags]")
+		fmt.Fprintln(stderr, "usage: gantry serve [CONFIG | --from-rayservice FILE] [flags]")
 		fs.PrintDefaults()
 	}
 	// A flag the set does not define is a usage error (exit 2), like any
@@ -79,9 +81,11 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	switch {
+	case f.rayService != "" && configPath != "":
+		return usageError{"gantry serve takes a config file or --from-rayservice FILE, not both"}
 	case f.backend != "local" && f.backend != "kubernetes":
 		return usageError{fmt.Sprintf("--backend must be local or kubernetes, got %q", f.backend)}
-	case f.backend == "kubernetes" && configPath != "":
+	case f.backend == "kubernetes" && (configPath != "" || f.rayService != ""):
 		return usageError{"gantry serve --backend kubernetes takes no config file: it applies the GantryService resources of its namespace"}
 	}
 	for name, p := range map[string]int{"--http-port": f.httpPort, "--grpc-port": f.grpcPort, "--dashboard-port": f.dashboardPort} {
@@ -101,13 +105,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	var cfg *config.Config
-	if configPath != "" {
-		if cfg, err = config.LoadFile(configPath); err != nil {
-			var invalid *config.Error
-			if errors.As(err, &invalid) {
-				return fmt.Errorf("invalid config %s:\n%w", configPath, err)
-			}
-			return fmt.Errorf("reading config: %w", err)
+	if configPath != "" || f.rayService != "" {
+		if cfg, err = loadConfig(cmp.Or(f.rayService, configPath), f.rayService != ""); err != nil {
+			return err
 		}
 	}
 	self, err := os.Executable()

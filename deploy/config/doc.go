@@ -22,6 +22,15 @@
 // and so are Ray-only fields Gantry cannot honour (import_path, runtime_env,
 // args, grpc_servicer_functions), with a message saying what to use instead.
 // Validate runs the value checks alone, e.g. on a Config built in code.
+// Syntax errors name the line of the problem (the YAML library's own line
+// is off by one for parser errors; see syntax.go) and quote it.
+//
+// A Kubernetes manifest (apiVersion and kind at the root) is not a config:
+// Parse says what it is and what to use instead, in one problem. For a
+// KubeRay RayService, FromRayService and LoadRayService read the Ray Serve
+// config in its spec.serveConfigV2 string; problems inside it have paths
+// below "spec.serveConfigV2", and its syntax errors name the line of the
+// file when the string is a literal block.
 // Placement is validated here too: a deployment asking for TPU chips that no
 // worker group can give is a problem (GroupFor, ValidatePlacement), and the
 // topology arithmetic (WorkerGroup.Chips, Hosts, SliceCount) lives beside it.
@@ -31,8 +40,12 @@
 // A parsed Config is kept as written. Defaults are applied when reading it:
 // Config.Specs returns one DeploymentSpec per deployment with every default
 // applied, replica commands resolved ("gantry" to the running executable,
-// relative paths against BaseDir) and a CodeVersion that changes exactly
-// when replicas must be replaced rather than reconfigured in place; the
+// relative paths against BaseDir) and its Code, what replicas are made of
+// as resolved, with CodeVersion, its hash, which changes exactly when
+// replicas must be replaced rather than reconfigured in place (the same
+// config gives the same version whether its folder is in BaseDir or its
+// paths were resolved before it was sent), and Code.Changes names the
+// fields that differ; the
 // listener methods (HTTPAddr, GRPCAddr, DashboardAddr, KeepAliveTimeout,
 // MaxRequestBodyBytes, MaxHeaderBytes) return the effective settings.
 //

@@ -51,15 +51,17 @@ func (e *Error) Error() string {
 // written: defaults are applied by Specs and the listener methods, not
 // stored. BaseDir is left empty; see LoadFile.
 func Parse(data []byte) (*Config, error) {
-	js, err := yaml.YAMLToJSONStrict(data)
+	return parse(data, lineNumber)
+}
+
+// parse is Parse with syntax errors' lines described by where.
+func parse(data []byte, where func(line int) string) (*Config, error) {
+	tree, err := decodeTree(data, where)
 	if err != nil {
-		return nil, syntaxError(err, data)
+		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return nil, syntaxError(err, data)
+	if p, ok := kubernetesResource(tree); ok {
+		return nil, &Error{Problems: []Problem{p}}
 	}
 	var w schemaWalker
 	if !w.walk("", tree, reflect.TypeFor[Config]()) {
@@ -85,6 +87,22 @@ func Parse(data []byte) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return &c, nil
+}
+
+// decodeTree decodes a YAML or JSON document into maps, lists, strings,
+// json.Numbers, booleans and nils.
+func decodeTree(data []byte, where func(line int) string) (any, error) {
+	js, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, syntaxError(err, data, where)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, syntaxError(err, data, where)
+	}
+	return tree, nil
 }
 
 // LoadFile reads and parses the config file at path and sets BaseDir to the

@@ -13,6 +13,9 @@ import (
 // problem", or "yaml: problem" when it gives no line.
 var yamlErrorRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
+// decodeLineRE matches the line of one of the library's decoding errors.
+var decodeLineRE = regexp.MustCompile(`\bline (\d+):`)
+
 // parserProblems are the problems the YAML library's parser reports, as
 // opposed to its scanner. go.yaml.in/yaml/v2 (under sigs.k8s.io/yaml)
 // numbers the scanner's lines from 1 but the parser's from 0, and names no
@@ -43,26 +46,33 @@ var problemHints = map[string]string{
 	"mapping values are not allowed in this context":         `quote a value that contains ": ", or check the line's indentation`,
 }
 
+// lineNumber describes line n of a config file: "line n".
+func lineNumber(n int) string { return "line " + strconv.Itoa(n) }
+
 // syntaxError reports a document that is not YAML or JSON, on one line,
 // naming the line of the problem as the file numbers it (the library's
-// column is not in its message, so there is none) and quoting that line.
-func syntaxError(err error, data []byte) *Error {
+// column is not in its message, so there is none), described by where, and
+// quoting that line.
+func syntaxError(err error, data []byte, where func(line int) string) *Error {
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	if dup, ok := strings.CutPrefix(msg, "yaml: unmarshal errors: "); ok {
 		// Decoding errors (a duplicate key) number their lines from 1.
-		msg = dup
+		msg = decodeLineRE.ReplaceAllStringFunc(dup, func(m string) string {
+			n, _ := strconv.Atoi(decodeLineRE.FindStringSubmatch(m)[1])
+			return where(n) + ":"
+		})
 	} else if m := yamlErrorRE.FindStringSubmatch(msg); m != nil {
 		problem := m[2]
 		line, _ := strconv.Atoi(m[1]) // 0 when no line was given
 		if slices.Contains(parserProblems, problem) || line == 0 {
 			line++
 		}
-		msg = "line " + strconv.Itoa(line) + ": " + problem
+		msg = where(line) + ": " + problem
 		if line > lineCount(data) {
 			msg = "at the end of the document: " + problem
 		}
 		if text, ok := lineOf(data, line); ok && strings.TrimSpace(text) != "" {
-			msg += " (line " + strconv.Itoa(line) + " reads " + strconv.Quote(truncateMsg(text, 60))
+			msg += " (the line reads " + strconv.Quote(truncateMsg(text, 60))
 			if hint := problemHints[problem]; hint != "" {
 				msg += "; " + hint
 			}

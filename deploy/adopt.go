@@ -62,6 +62,7 @@ func (c *Controller) SetLeader(lead bool) {
 // existing replicas once; a follower mirrors them on every pass.
 func (c *Controller) syncLeadership() {
 	if lead := c.leading.Load(); lead != c.lead {
+		c.touch()
 		c.lead = lead
 		c.adoptNeeded = lead
 	}
@@ -120,6 +121,7 @@ func (c *Controller) adopt(list []Adopted) {
 			r.group, r.slice = x.Group, x.Slice
 		}
 		d.replicas = append(d.replicas, r)
+		c.touch()
 		c.log.Info("adopted an existing replica", "replica", x.ID, "leader", c.lead)
 		checker := c.checker(d.spec)
 		c.wg.Add(1)

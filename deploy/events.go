@@ -115,6 +115,7 @@ func (c *Controller) record(kind EventKind, level string, d *deployment, r *repl
 		e.Replica = r.id
 	}
 	c.eventLog.Add(e)
+	c.touch()
 }
 
 // recordFailure adds the event for a failed replica: a crash with its exit
@@ -138,6 +139,7 @@ func (c *Controller) recordFailure(d *deployment, r *replicaRun, msg string) {
 		e.Kind = EventReplicaFailed
 	}
 	c.eventLog.Add(e)
+	c.touch()
 }
 
 // exited reports whether a member of inst has exited.

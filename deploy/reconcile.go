@@ -67,6 +67,7 @@ type replicaRun struct {
 // of existing ones change in place, removed applications and deployments
 // are stopped.
 func (c *Controller) apply(cfg *Config) {
+	c.touch()
 	now := c.now()
 	c.eventLog.Add(Event{Kind: EventConfigApplied, Message: appliedMessage(cfg)})
 	specs := map[[2]string]DeploymentSpec{}
@@ -186,18 +187,49 @@ func (c *Controller) reconcile() {
 	for name, app := range c.apps {
 		left := 0
 		for _, d := range app.deployments {
+			before := d.view()
 			if c.lead { // a follower only mirrors (syncLeadership)
 				c.autoscale(d, now)
 				c.reconcileDeployment(d, now)
 			}
 			c.notePending(d)
 			c.updateStatus(d)
+			if d.view() != before {
+				c.touch()
+			}
 			left += len(d.replicas)
 		}
 		if app.deleting && left == 0 {
 			delete(c.apps, name)
+			c.touch()
 		}
 	}
+}
+
+// deploymentView is what the snapshot shows of a deployment that can change
+// in a pass without an event: its derived status and message, its target,
+// what the autoscaler last saw, and which replicas wait to be placed.
+type deploymentView struct {
+	status   DeploymentState
+	trigger  Trigger
+	message  string
+	target   int
+	replicas int
+	pending  int
+	scaled   AutoscalerStatus
+}
+
+func (d *deployment) view() deploymentView {
+	v := deploymentView{status: d.status, trigger: d.trigger, message: d.message, target: d.target, replicas: len(d.replicas)}
+	for _, r := range d.replicas {
+		if pendingReason(r) != "" {
+			v.pending++
+		}
+	}
+	if s := d.scaler; s != nil {
+		v.scaled = AutoscalerStatus{Load: s.load, Wanted: s.decision.Wanted, Reason: s.decision.Reason}
+	}
+	return v
 }
 
 // updateStatus derives the deployment's status from its replicas.

@@ -100,7 +100,7 @@ func (c *Controller) forget(d *deployment, r *replicaRun) {
 // checker returns a health checker with the deployment's settings.
 func (c *Controller) checker(s DeploymentSpec) *replica.Checker {
 	ch := &replica.Checker{
-		Client: c.health, Path: s.HealthPath,
+		Client: c.health, Clock: c.clock, Path: s.HealthPath,
 		Period: s.HealthCheckPeriod, Timeout: s.HealthCheckTimeout, FailureThreshold: 3,
 	}
 	if s.Protocol == "grpc" {
@@ -158,12 +158,17 @@ func (c *Controller) awaitReady(ctx context.Context, d *deployment, r *replicaRu
 		}
 	}
 	readyCtx, cancelReady := context.WithCancel(ctx)
-	report := time.AfterFunc(startupReport, func() {
-		c.log.Warn("replica is not healthy yet", "replica", r.id, "waited", startupReport,
-			"command", command, "last_log_lines", strings.Join(tail(inst), "\n"))
-	})
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-c.clock.After(startupReport):
+			c.log.Warn("replica is not healthy yet", "replica", r.id, "waited", startupReport,
+				"command", command, "last_log_lines", strings.Join(tail(inst), "\n"))
+		case <-readyCtx.Done():
+		}
+	}()
 	err := checker.WaitReady(readyCtx, inst.Address(), inst.Done())
-	report.Stop()
 	cancelReady()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -176,6 +181,7 @@ func (c *Controller) awaitReady(ctx context.Context, d *deployment, r *replicaRu
 
 // handle applies a supervisor's report.
 func (c *Controller) handle(ev event) {
+	c.touch()
 	d, r := ev.d, ev.r
 	switch ev.kind {
 	case evStarted:
@@ -230,6 +236,7 @@ func (c *Controller) handle(ev event) {
 // reconfigure sends the deployment's user_config to r in the background;
 // r keeps serving meanwhile, in state UPDATING.
 func (c *Controller) reconfigure(d *deployment, r *replicaRun) {
+	c.touch()
 	r.reconfiguring, r.state = true, replica.Updating
 	sent, addr, timeout := d.spec.UserConfig, r.inst.Address(), d.spec.HealthCheckTimeout
 	grpcReplica := d.spec.Protocol == "grpc"

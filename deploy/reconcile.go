@@ -320,8 +320,10 @@ func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
 	// A worker group with no spare slice: the new replica waits for a slice
 	// that only an old one can free, so replace in place, one slice at a
 	// time: capacity dips by one slice while the rest keep serving (never
-	// twice the TPUs, unlike a blue/green upgrade).
-	if len(old) > 0 && d.group != nil && c.slices.Free(d.group.Name) == 0 && !c.stoppingOld(d) {
+	// twice the TPUs, unlike a blue/green upgrade). The next old replica
+	// goes only once the new one on the freed slice serves, so capacity
+	// never dips by more than that one slice.
+	if len(old) > 0 && d.group != nil && c.slices.Free(d.group.Name) == 0 && !c.stoppingOld(d) && !launching(cur) {
 		for _, r := range cur {
 			if r.state == replica.Pending && !r.stopping {
 				c.stopReplica(d, old[0])
@@ -358,6 +360,14 @@ func (c *Controller) stoppingOld(d *deployment) bool {
 		}
 	}
 	return false
+}
+
+// launching reports whether a replica of rs has been launched (it holds its
+// slice, if any) but does not serve yet.
+func launching(rs []*replicaRun) bool {
+	return slices.ContainsFunc(rs, func(r *replicaRun) bool {
+		return !r.stopping && r.state == replica.Starting
+	})
 }
 
 // serving reports whether r takes requests: healthy and in the pool.

@@ -264,11 +264,7 @@ func (c *Controller) failed(d *deployment, r *replicaRun, err error) {
 		exit = r.inst.Err().Error()
 	}
 	lines := tail(r.inst)
-	if r.healthyAt.IsZero() {
-		d.message = fmt.Sprintf("replica %s failed before becoming healthy: %v", r.id, err)
-	} else {
-		d.message = fmt.Sprintf("replica %s failed: %v", r.id, err)
-	}
+	d.message = failureMessage(r, err, exit)
 	if len(lines) > 0 {
 		d.message += "; last log lines:\n" + strings.Join(lines, "\n")
 	}
@@ -290,6 +286,23 @@ func (c *Controller) failed(d *deployment, r *replicaRun, err error) {
 	c.recordFailure(d, r, msg+fmt.Sprintf("; next start in %v", wait.Round(time.Millisecond)))
 	r.state = replica.Recovering
 	c.stopReplica(d, r)
+}
+
+// failureMessage says how r failed: with its exit status ("exit status 3",
+// "signal: killed") when its process ended, else with err (a failed start
+// or health check).
+func failureMessage(r *replicaRun, err error, exit string) string {
+	early := ""
+	if r.healthyAt.IsZero() {
+		early = " before becoming healthy"
+	}
+	if exit != "" && errors.Is(err, replica.ErrExited) {
+		return fmt.Sprintf("replica %s exited with %s%s", r.id, exit, early)
+	}
+	if exit != "" {
+		return fmt.Sprintf("replica %s failed%s: %v (then exited with %s)", r.id, early, err, exit)
+	}
+	return fmt.Sprintf("replica %s failed%s: %v", r.id, early, err)
 }
 
 // stopReplica takes r out of routing and stops it in the background:

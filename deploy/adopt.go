@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 )
 
@@ -149,7 +150,7 @@ func (c *Controller) stopOrphan(inst Instance) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		if err := inst.Stop(DefaultGracefulShutdownTimeout); err != nil {
+		if err := inst.Stop(config.DefaultGracefulShutdownTimeout); err != nil {
 			c.log.Warn("stopping a replica", "err", err)
 		}
 	}()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry/autoscale"
+	"gantry.dev/gantry/deploy/config"
 )
 
 // scaler is a deployment's autoscaling state, owned by the control loop.
@@ -18,7 +19,7 @@ type scaler struct {
 }
 
 // policyConfig converts a resolved autoscaling_config.
-func policyConfig(a *AutoscalingConfig) autoscale.Config {
+func policyConfig(a *config.AutoscalingConfig) autoscale.Config {
 	return autoscale.Config{
 		MinReplicas:           *a.MinReplicas,
 		MaxReplicas:           *a.MaxReplicas,
@@ -102,3 +103,6 @@ func (c *Controller) autoscale(d *deployment, now time.Time) {
 	c.record(EventScaled, "info", d, nil, fmt.Sprintf("%d → %d replicas: %s", d.target, dec.Target, dec.Reason))
 	d.trigger, d.message, d.target = TriggerAutoscaling, dec.Reason, dec.Target
 }
+
+// seconds converts seconds from the config into a Duration.
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -47,7 +47,7 @@ func hold(t *testing.T, h *harness, app string, n int) (release func()) {
 
 func TestAutoscalerScalesUpAndDownAfterItsDelays(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("autoscaling_config: {min_replicas: 1, max_replicas: 3, target_ongoing_requests: 1, "+
+	h.apply(appYAML("autoscaling_config: {min_replicas: 1, max_replicas: 3, target_ongoing_requests: 1, "+
 		"upscale_delay_s: 2, downscale_delay_s: 5, look_back_period_s: 1}", "replica: {command: [model]}"))
 	snap := h.until("1 replica", func(s *Snapshot) bool { return settled(s, "app", "d", 1) })
 	if d, _ := dep(snap, "app", "d"); d.Autoscaler == nil || d.Autoscaler.Load != 0 || d.Target != 1 {
@@ -100,7 +100,7 @@ func TestAutoscalerScalesUpAndDownAfterItsDelays(t *testing.T) {
 
 func TestQueuedRequestStartsADeploymentScaledToZero(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("autoscaling_config: {min_replicas: 0, max_replicas: 2, initial_replicas: 0, upscale_delay_s: 60}",
+	h.apply(appYAML("autoscaling_config: {min_replicas: 0, max_replicas: 2, initial_replicas: 0, upscale_delay_s: 60}",
 		"replica: {command: [model]}"))
 	h.until("HEALTHY at zero", func(s *Snapshot) bool { return settled(s, "app", "d", 0) })
 

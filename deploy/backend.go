@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"gantry.dev/gantry/deploy/config"
 	"time"
 )
 
@@ -44,10 +45,10 @@ type ReplicaSpec struct {
 	// Image is the container image (replica.image).
 	Image string
 	// Resources are the deployment's ray_actor_options; nil when unset.
-	Resources *RayActorOptions
+	Resources *config.RayActorOptions
 	// Group is the worker group whose slice the replica holds and Slice
 	// that slice's index; nil and -1 without TPU.
-	Group *WorkerGroup
+	Group *config.WorkerGroup
 	Slice int
 	// Grace is graceful_shutdown_timeout_s.
 	Grace time.Duration

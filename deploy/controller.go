@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/router"
 )
 
@@ -38,7 +39,7 @@ type Controller struct {
 
 	// Owned by Run.
 	apps    map[string]*application // by name, including those being deleted
-	applied *Config
+	applied *config.Config
 	slices  *Slices // TPU slices of the worker groups, held by replica id
 
 	// Leadership (see SetLeader): leading is what was asked, lead what the
@@ -116,13 +117,13 @@ func NewController(o Options) *Controller {
 }
 
 type applyReq struct {
-	cfg  *Config
+	cfg  *config.Config
 	done chan struct{}
 }
 
 // Apply makes cfg the desired state and returns once the controller has
 // saved and taken it (not once replicas are running). cfg must be valid.
-func (c *Controller) Apply(ctx context.Context, cfg *Config) error {
+func (c *Controller) Apply(ctx context.Context, cfg *config.Config) error {
 	if c.store != nil {
 		if err := c.store.Save(cfg, c.now()); err != nil {
 			return err
@@ -145,7 +146,7 @@ func (c *Controller) Restore(ctx context.Context) (bool, error) {
 }
 
 // take hands cfg to the loop.
-func (c *Controller) take(ctx context.Context, cfg *Config) error {
+func (c *Controller) take(ctx context.Context, cfg *config.Config) error {
 	req := applyReq{cfg: cfg, done: make(chan struct{})}
 	select {
 	case c.applyc <- req:

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/deploy/config"
 )
 
 // Unit tests of the controller's decisions on a fake Backend and a fake
@@ -13,7 +15,7 @@ import (
 
 func TestApplyStartsReplicasAndRoutesToThemOnceHealthy(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 2", "user_config: {threshold: 1}", "replica: {command: [model, --serve], env: {MODE: fast}}"))
+	h.apply(appYAML("num_replicas: 2", "user_config: {threshold: 1}", "replica: {command: [model, --serve], env: {MODE: fast}}"))
 	snap := h.until("HEALTHY with 2 RUNNING replicas", func(s *Snapshot) bool { return settled(s, "app", "d", 2) })
 
 	app := snap.Applications[0]
@@ -64,7 +66,7 @@ func TestApplyStartsReplicasAndRoutesToThemOnceHealthy(t *testing.T) {
 func TestApplyRejectsNothingButWaitsForHealthyReplicas(t *testing.T) {
 	h := newHarness(t)
 	h.b.setPlan(func(ReplicaSpec) fakePlan { return fakePlan{unhealthy: true} })
-	h.apply(config("num_replicas: 1", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}"))
 	snap := h.until("a STARTING replica", func(s *Snapshot) bool {
 		d, ok := dep(s, "app", "d")
 		return ok && len(d.Replicas) == 1 && d.Replicas[0].State == "STARTING" && d.Replicas[0].Address != ""
@@ -86,12 +88,12 @@ func TestApplyRejectsNothingButWaitsForHealthyReplicas(t *testing.T) {
 
 func TestScalingChangesTheReplicaCountInPlace(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 2", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 2", "replica: {command: [model]}"))
 	d, _ := dep(h.until("2 replicas", func(s *Snapshot) bool { return settled(s, "app", "d", 2) }), "app", "d")
 	first := ids(d)
 	version := d.Spec.CodeVersion
 
-	h.apply(config("num_replicas: 4", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 4", "replica: {command: [model]}"))
 	d, _ = dep(h.until("4 replicas", func(s *Snapshot) bool { return settled(s, "app", "d", 4) }), "app", "d")
 	if now := ids(d); !slices.Contains(now, first[0]) || !slices.Contains(now, first[1]) {
 		t.Errorf("scaling 2 → 4 replaced replicas: %v → %v", first, now)
@@ -103,7 +105,7 @@ func TestScalingChangesTheReplicaCountInPlace(t *testing.T) {
 		t.Errorf("update event %q; want it to say the change is applied in place", ev[len(ev)-1].Message)
 	}
 
-	h.apply(config("num_replicas: 1", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}"))
 	d, _ = dep(h.until("1 replica", func(s *Snapshot) bool { return settled(s, "app", "d", 1) }), "app", "d")
 	if d.Replicas[0].ID != first[0] {
 		t.Errorf("scaling 4 → 1 kept %s, want the oldest %s", d.Replicas[0].ID, first[0])
@@ -128,10 +130,10 @@ func TestScalingChangesTheReplicaCountInPlace(t *testing.T) {
 
 func TestUserConfigIsSentToRunningReplicasWithoutRestart(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 2", "user_config: {threshold: 1}", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 2", "user_config: {threshold: 1}", "replica: {command: [model]}"))
 	h.until("2 replicas", func(s *Snapshot) bool { return settled(s, "app", "d", 2) })
 
-	h.apply(config("num_replicas: 2", "user_config: {threshold: 2}", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 2", "user_config: {threshold: 2}", "replica: {command: [model]}"))
 	h.until("reconfigured", func(s *Snapshot) bool {
 		if !settled(s, "app", "d", 2) {
 			return false
@@ -151,10 +153,10 @@ func TestUserConfigIsSentToRunningReplicasWithoutRestart(t *testing.T) {
 func TestReplicaWithoutReconfigureIsReplaced(t *testing.T) {
 	h := newHarness(t)
 	h.b.setPlan(func(ReplicaSpec) fakePlan { return fakePlan{noReconfigure: true} })
-	h.apply(config("num_replicas: 1", "user_config: {threshold: 1}", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "user_config: {threshold: 1}", "replica: {command: [model]}"))
 	old, _ := dep(h.until("1 replica", func(s *Snapshot) bool { return settled(s, "app", "d", 1) }), "app", "d")
 
-	h.apply(config("num_replicas: 1", "user_config: {threshold: 2}", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "user_config: {threshold: 2}", "replica: {command: [model]}"))
 	h.until("a new replica with the new user_config", func(s *Snapshot) bool {
 		d, _ := dep(s, "app", "d")
 		return settled(s, "app", "d", 1) && d.Replicas[0].ID != old.Replicas[0].ID
@@ -167,9 +169,9 @@ func TestReplicaWithoutReconfigureIsReplaced(t *testing.T) {
 
 func TestHealthSettingsChangeWithoutRestart(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 1", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}"))
 	h.until("1 replica", func(s *Snapshot) bool { return settled(s, "app", "d", 1) })
-	h.apply(config("num_replicas: 1", "health_check_period_s: 1", "max_ongoing_requests: 7", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "health_check_period_s: 1", "max_ongoing_requests: 7", "replica: {command: [model]}"))
 	h.until("the new settings applied", func(s *Snapshot) bool {
 		d, _ := dep(s, "app", "d")
 		return settled(s, "app", "d", 1) && d.Spec.HealthCheckPeriod == time.Second
@@ -189,10 +191,10 @@ func TestHealthSettingsChangeWithoutRestart(t *testing.T) {
 
 func TestDeleteStopsEveryReplicaAndForgetsTheApplication(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 2", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 2", "replica: {command: [model]}"))
 	h.until("2 replicas", func(s *Snapshot) bool { return settled(s, "app", "d", 2) })
 
-	h.applyConfig(&Config{}) // what DELETE /api/serve/applications/ applies
+	h.applyConfig(&config.Config{}) // what DELETE /api/serve/applications/ applies
 	h.until("the application gone", func(s *Snapshot) bool { return len(s.Applications) == 0 })
 	for _, in := range h.b.started() {
 		if !in.exited() || in.stops.Load() == 0 {
@@ -241,7 +243,7 @@ func TestRemovedDeploymentIsStoppedAndOthersKeepRunning(t *testing.T) {
 
 func TestRunStopsEveryReplicaWhenItEnds(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 2", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 2", "replica: {command: [model]}"))
 	h.until("2 replicas", func(s *Snapshot) bool { return settled(s, "app", "d", 2) })
 	h.stop()
 	for _, in := range h.b.started() {

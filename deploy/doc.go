@@ -1,29 +1,8 @@
-// Package deploy owns Gantry's declarative side: the config schema and its
-// validation, the controller that makes observed replicas match the config,
-// and the Backend interface that starts replicas.
-//
-// # Config
-//
-// Config is a superset of Ray Serve's config file with the same field names
-// and defaults, plus Gantry's additions (deployments[].replica,
-// applications[].ingress, dashboard, worker_groups). Parse reads YAML or
-// JSON; LoadFile reads a file and records its folder in Config.BaseDir.
-// Both reject the whole document at once: a *ConfigError lists every
-// problem, one "path: message" per line, where path is like
-// "applications[0].deployments[1].max_ongoing_requests" and the message says
-// what is allowed and what was given. Unknown fields are problems (each with
-// its path and the fields allowed there), so are values of the wrong type,
-// and so are Ray-only fields Gantry cannot honour (import_path, runtime_env,
-// args, grpc_servicer_functions), with a message saying what to use instead.
-// Validate runs the value checks alone, e.g. on a Config built in code.
-//
-// A parsed Config is kept as written. Defaults are applied when reading it:
-// Config.Specs returns one DeploymentSpec per deployment with every default
-// applied, replica commands resolved ("gantry" to the running executable,
-// relative paths against BaseDir) and a CodeVersion that changes exactly
-// when replicas must be replaced rather than reconfigured in place; the
-// listener methods (HTTPAddr, GRPCAddr, DashboardAddr, KeepAliveTimeout,
-// MaxRequestBodyBytes, MaxHeaderBytes) return the effective settings.
+// Package deploy is Gantry's controller: it makes the replicas it observes
+// match a config, and defines the Backend interface that starts replicas.
+// The config itself (schema, defaults, validation, loading and the
+// per-deployment specs) is package deploy/config; the controller takes a
+// *config.Config and reads it through config.Config.Specs.
 //
 // # Controller and backends
 //
@@ -41,7 +20,10 @@
 // an Adopter the controller adopts existing replicas when it becomes the
 // leader, and while it follows (SetLeader(false), Options.Follower) it only
 // mirrors them into its router pools, never starting or stopping one.
-// Options.Detach leaves replicas running when Run ends.
+// Options.Detach leaves replicas running when Run ends. Store keeps the
+// applied config in the state dir (applied.json) so a restarted gateway
+// brings its applications back; Slices allocates the slices of worker
+// groups to replicas, and TPUEnv gives each member its TPU environment.
 // The control loop records what it does and sees in an EventLog (the last
 // 1000 events: configs applied, replicas starting, healthy, draining,
 // stopped, crashed with their exit code, failing health checks, scale

@@ -3,9 +3,11 @@ package deploy
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 )
 
@@ -171,20 +173,31 @@ func stopReason(d *deployment, r *replicaRun) string {
 	}
 }
 
-// updateMessage describes a deployment's config change.
-func updateMessage(isNew bool, was, now string) string {
+// updateMessage describes a deployment's config change from was to now,
+// naming the fields whose change replaces replicas, e.g.
+// "code changed: replica.env.FOO (version 5b4a… → 00c4…): rolling out new replicas".
+func updateMessage(isNew bool, was, now config.DeploymentSpec) string {
 	switch {
 	case isNew:
-		return "new deployment, code version " + now
-	case was != now:
-		return "code changed (version " + was + " → " + now + "): rolling out new replicas"
+		return "new deployment, code version " + now.CodeVersion
+	case was.CodeVersion != now.CodeVersion:
+		fields := now.Code.Changes(was.Code)
+		const most = 5
+		if len(fields) > most {
+			fields = append(fields[:most], fmt.Sprintf("and %d more", len(fields)-most))
+		}
+		what := "code changed"
+		if len(fields) > 0 {
+			what += ": " + strings.Join(fields, ", ")
+		}
+		return what + " (version " + was.CodeVersion + " → " + now.CodeVersion + "): rolling out new replicas"
 	default:
 		return "settings changed: applied in place, no restart"
 	}
 }
 
 // appliedMessage describes an applied config.
-func appliedMessage(cfg *Config) string {
+func appliedMessage(cfg *config.Config) string {
 	if len(cfg.Applications) == 0 {
 		return "config applied: no applications"
 	}

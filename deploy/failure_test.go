@@ -16,7 +16,7 @@ func TestReplicaExitingAtOnceIsReportedWithItsExitCode(t *testing.T) {
 	h.b.setPlan(func(ReplicaSpec) fakePlan {
 		return fakePlan{exitAtOnce: true, exitCode: 3, log: []string{"loading weights", "cannot load the model weights"}}
 	})
-	h.apply(config("num_replicas: 1", "replica: {command: [sh, -c, exit 3]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [sh, -c, exit 3]}"))
 	snap := h.until("a failure reported", func(s *Snapshot) bool {
 		d, _ := dep(s, "app", "d")
 		return d.Message != ""
@@ -41,7 +41,7 @@ func TestRepeatedStartupCrashesAreDeployFailedWithBackoff(t *testing.T) {
 	h.b.setPlan(func(ReplicaSpec) fakePlan {
 		return fakePlan{exitAtOnce: true, exitCode: 3, log: []string{"no weights"}}
 	})
-	h.apply(config("num_replicas: 1", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}"))
 	snap := h.advanceUntil("DEPLOY_FAILED", 100*time.Millisecond, func(s *Snapshot) bool {
 		return s.Applications[0].Status == AppDeployFailed
 	})
@@ -63,7 +63,7 @@ func TestRepeatedStartupCrashesAreDeployFailedWithBackoff(t *testing.T) {
 	}
 	// Giving up is final until the config changes: no more starts.
 	h.clock.Advance(time.Minute)
-	h.apply(config("num_replicas: 1", "replica: {command: [model]}")) // the same config: a pass, no change
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}")) // the same config: a pass, no change
 	if n := len(h.b.started()); n != 3 {
 		t.Errorf("%d starts after DEPLOY_FAILED", n)
 	}
@@ -71,7 +71,7 @@ func TestRepeatedStartupCrashesAreDeployFailedWithBackoff(t *testing.T) {
 
 func TestCrashedReplicaIsRestartedWithDoublingBackoff(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 1", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}"))
 	h.until("RUNNING", func(s *Snapshot) bool { return settled(s, "app", "d", 1) })
 
 	// Each replica crashes once healthy; the waits before the next start
@@ -107,7 +107,7 @@ func TestCrashedReplicaIsRestartedWithDoublingBackoff(t *testing.T) {
 
 func TestFailingHealthChecksReplaceTheReplica(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 1", "health_check_period_s: 2", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "health_check_period_s: 2", "replica: {command: [model]}"))
 	h.until("RUNNING", func(s *Snapshot) bool { return settled(s, "app", "d", 1) })
 	sick := h.b.started()[0]
 	sick.setHealthy(false)
@@ -140,7 +140,7 @@ func TestFailingHealthChecksReplaceTheReplica(t *testing.T) {
 func TestFailedStartsAreRetriedThenDeployFailed(t *testing.T) {
 	h := newHarness(t)
 	h.b.setPlan(func(ReplicaSpec) fakePlan { return fakePlan{startErr: errors.New("no such image")} })
-	h.apply(config("num_replicas: 1", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}"))
 	snap := h.advanceUntil("DEPLOY_FAILED", 100*time.Millisecond, func(s *Snapshot) bool {
 		return s.Applications[0].Status == AppDeployFailed
 	})
@@ -156,17 +156,17 @@ func TestFailedStartsAreRetriedThenDeployFailed(t *testing.T) {
 	}
 	// A new config is a new chance.
 	h.b.setPlan(nil)
-	h.apply(config("num_replicas: 1", "replica: {command: [model, --fixed]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model, --fixed]}"))
 	h.advanceUntil("RUNNING after the fix", 100*time.Millisecond, func(s *Snapshot) bool { return settled(s, "app", "d", 1) })
 }
 
 func TestFailedReconfigureReplacesTheReplica(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 1", "user_config: {a: 1}", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "user_config: {a: 1}", "replica: {command: [model]}"))
 	h.until("RUNNING", func(s *Snapshot) bool { return settled(s, "app", "d", 1) })
 	first := h.b.started()[0]
 	first.failReconfigure.Store(true)
-	h.apply(config("num_replicas: 1", "user_config: {a: 2}", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "user_config: {a: 2}", "replica: {command: [model]}"))
 	h.advanceUntil("a replacement", 100*time.Millisecond, func(s *Snapshot) bool {
 		d, _ := dep(s, "app", "d")
 		return settled(s, "app", "d", 1) && d.Replicas[0].ID != first.spec.ID

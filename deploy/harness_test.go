@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/router"
 )
@@ -61,9 +62,9 @@ func newHarness(t *testing.T, opts ...func(*Options)) *harness {
 }
 
 // parseConfig parses a YAML config, failing the test if it is invalid.
-func parseConfig(t *testing.T, yaml string) *Config {
+func parseConfig(t *testing.T, yaml string) *config.Config {
 	t.Helper()
-	cfg, err := Parse([]byte(yaml))
+	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("config:\n%s\n%v", yaml, err)
 	}
@@ -77,7 +78,7 @@ func (h *harness) apply(yaml string) {
 }
 
 // applyConfig applies cfg and returns once the controller took it.
-func (h *harness) applyConfig(cfg *Config) {
+func (h *harness) applyConfig(cfg *config.Config) {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
@@ -203,10 +204,10 @@ func (h *harness) eventsOf(kind EventKind) []Event {
 	return out
 }
 
-// config returns a config with one application "app" at /app whose one
+// appYAML returns a config with one application "app" at /app whose one
 // deployment "d" has the given YAML lines (indented by the caller's
 // convention: each line starts at the deployment's field level).
-func config(depFields ...string) string {
+func appYAML(depFields ...string) string {
 	var b strings.Builder
 	b.WriteString("applications:\n- name: app\n  route_prefix: /app\n  deployments:\n  - name: d\n")
 	for _, f := range depFields {

@@ -102,6 +102,3 @@ func (s *Snapshot) Replica(id string) (ReplicaStatus, bool) {
 	}
 	return ReplicaStatus{}, false
 }
-
-// SliceCount is the most slices the group can have.
-func (g *WorkerGroup) SliceCount() int { return g.maxSlices() }

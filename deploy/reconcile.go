@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 	"gantry.dev/gantry/router"
 )
@@ -16,7 +17,7 @@ import (
 type application struct {
 	name        string
 	routePrefix string
-	config      Application
+	config      config.Application
 	deployedAt  time.Time
 	deleting    bool // removed from the config; gone once its replicas are
 	deployments []*deployment
@@ -25,20 +26,20 @@ type application struct {
 // deployment is the controller's record of one deployment: what is wanted
 // and the replicas that exist.
 type deployment struct {
-	spec     DeploymentSpec
-	config   Deployment
+	spec     config.DeploymentSpec
+	config   config.Deployment
 	rt       *router.Deployment
 	replicas []*replicaRun
 	target   int
 
 	status        DeploymentState
 	trigger       Trigger
-	message       string          // last problem worth telling the user
-	startFailures int             // replicas in a row that failed before becoming healthy
-	backoff       replica.Backoff // spaces out restarts while replicas keep crashing
-	nextStart     time.Time       // no replica starts before this (backoff)
-	scaler        *scaler         // nil unless autoscaling
-	group         *WorkerGroup    // the worker group its replicas take slices of; nil without TPU
+	message       string              // last problem worth telling the user
+	startFailures int                 // replicas in a row that failed before becoming healthy
+	backoff       replica.Backoff     // spaces out restarts while replicas keep crashing
+	nextStart     time.Time           // no replica starts before this (backoff)
+	scaler        *scaler             // nil unless autoscaling
+	group         *config.WorkerGroup // the worker group its replicas take slices of; nil without TPU
 }
 
 // replicaRun is one replica as the controller sees it.
@@ -66,13 +67,13 @@ type replicaRun struct {
 // apply makes cfg the desired state: new deployments are created, settings
 // of existing ones change in place, removed applications and deployments
 // are stopped.
-func (c *Controller) apply(cfg *Config) {
+func (c *Controller) apply(cfg *config.Config) {
 	c.touch()
 	now := c.now()
 	c.eventLog.Add(Event{Kind: EventConfigApplied, Message: appliedMessage(cfg)})
-	specs := map[[2]string]DeploymentSpec{}
-	groups := map[[2]string]*WorkerGroup{}
-	tpuGroups := DeploymentGroups(cfg)
+	specs := map[[2]string]config.DeploymentSpec{}
+	groups := map[[2]string]*config.WorkerGroup{}
+	tpuGroups := config.DeploymentGroups(cfg)
 	for i, s := range cfg.Specs(c.self) {
 		specs[[2]string{s.Application, s.Name}] = s
 		groups[[2]string{s.Application, s.Name}] = tpuGroups[i]
@@ -113,9 +114,12 @@ func (c *Controller) apply(cfg *Config) {
 				app.deployments = append(app.deployments, d)
 			}
 			if d.status == "" || changed(d.config, dc) {
+				msg := updateMessage(isNew, d.spec, s)
 				d.status, d.trigger, d.message, d.startFailures = DeploymentUpdating, TriggerConfigUpdateStarted, "", 0
-				c.eventLog.Add(Event{Kind: EventDeploymentUpdated, Application: name, Deployment: dc.Name,
-					Message: updateMessage(isNew, d.spec.CodeVersion, s.CodeVersion)})
+				if !isNew && d.spec.CodeVersion != s.CodeVersion {
+					d.message = msg // the rollout says what it rolls out until it is done
+				}
+				c.eventLog.Add(Event{Kind: EventDeploymentUpdated, Application: name, Deployment: dc.Name, Message: msg})
 			}
 			d.spec, d.config, d.target = s, dc, s.NumReplicas
 			d.group = groups[[2]string{name, dc.Name}]
@@ -170,7 +174,7 @@ func (c *Controller) sortedApps() []*application {
 }
 
 // routing derives the router's settings from a deployment spec.
-func routing(s DeploymentSpec) router.Settings {
+func routing(s config.DeploymentSpec) router.Settings {
 	return router.Settings{
 		MaxOngoingRequests: s.MaxOngoingRequests,
 		MaxQueuedRequests:  s.MaxQueuedRequests,

@@ -39,7 +39,7 @@ func watchPool(t *testing.T, h *harness, app string) (least func() int) {
 
 func TestRollingUpdateKeepsCapacityAndDrainsOldReplicasAfterNewOnesAreHealthy(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 2", "replica: {command: [model, v1]}"))
+	h.apply(appYAML("num_replicas: 2", "replica: {command: [model, v1]}"))
 	snap := h.until("2 replicas of v1", func(s *Snapshot) bool { return settled(s, "app", "d", 2) })
 	d1, _ := dep(snap, "app", "d")
 	oldIDs, v1 := ids(d1), d1.Spec.CodeVersion
@@ -47,15 +47,15 @@ func TestRollingUpdateKeepsCapacityAndDrainsOldReplicasAfterNewOnesAreHealthy(t 
 
 	// New replicas come up unhealthy until the test says so.
 	h.b.setPlan(func(s ReplicaSpec) fakePlan { return fakePlan{unhealthy: s.Command[1] == "v2"} })
-	h.apply(config("num_replicas: 2", "replica: {command: [model, v2]}"))
+	h.apply(appYAML("num_replicas: 2", "replica: {command: [model, v2]}"))
 	snap = h.until("one surge replica started", func(*Snapshot) bool { return len(h.b.started()) == 3 })
 	d2, _ := dep(snap, "app", "d")
 	v2 := d2.Spec.CodeVersion
 	if v2 == v1 {
 		t.Fatal("a command change kept the code version")
 	}
-	if ev := h.eventsOf(EventDeploymentUpdated); !strings.Contains(ev[len(ev)-1].Message, "code changed (version "+v1+" → "+v2+")") {
-		t.Errorf("update event %q; want the code change with both versions", ev[len(ev)-1].Message)
+	if ev := h.eventsOf(EventDeploymentUpdated); !strings.Contains(ev[len(ev)-1].Message, "code changed: replica.command (version "+v1+" → "+v2+")") {
+		t.Errorf("update event %q; want the changed field and both versions", ev[len(ev)-1].Message)
 	}
 	h.clock.Advance(time.Second) // passes: with one surge replica not healthy, no more start
 	h.clock.Advance(time.Second)
@@ -119,7 +119,7 @@ func TestRollingUpdateKeepsCapacityAndDrainsOldReplicasAfterNewOnesAreHealthy(t 
 
 func TestFailingRolloutIsDeployFailedAndTheOldVersionKeepsServing(t *testing.T) {
 	h := newHarness(t)
-	h.apply(config("num_replicas: 1", "replica: {command: [model, v1]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model, v1]}"))
 	snap := h.until("v1 running", func(s *Snapshot) bool { return settled(s, "app", "d", 1) })
 	d1, _ := dep(snap, "app", "d")
 	old := h.b.instance(d1.Replicas[0].ID)
@@ -131,7 +131,7 @@ func TestFailingRolloutIsDeployFailedAndTheOldVersionKeepsServing(t *testing.T) 
 		}
 		return fakePlan{}
 	})
-	h.apply(config("num_replicas: 1", "replica: {command: [model, v2]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model, v2]}"))
 	snap = h.advanceUntil("DEPLOY_FAILED", 100*time.Millisecond, func(s *Snapshot) bool {
 		return s.Applications[0].Status == AppDeployFailed
 	})
@@ -148,6 +148,6 @@ func TestFailingRolloutIsDeployFailedAndTheOldVersionKeepsServing(t *testing.T) 
 	}
 
 	// Applying the old config again ends the failed rollout.
-	h.apply(config("num_replicas: 1", "replica: {command: [model, v1]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model, v1]}"))
 	h.until("HEALTHY on v1", func(s *Snapshot) bool { return settled(s, "app", "d", 1) && s.Applications[0].Status == AppRunning })
 }

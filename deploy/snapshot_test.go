@@ -26,7 +26,7 @@ func TestSnapshotIsPublishedOnlyWhenSomethingChanged(t *testing.T) {
 	if empty == nil || empty.Config != nil || len(empty.Applications) != 0 || c.Snapshot() != empty {
 		t.Fatalf("before any config: %+v", empty)
 	}
-	c.apply(parseConfig(t, config("num_replicas: 1", "replica: {command: [model]}")))
+	c.apply(parseConfig(t, appYAML("num_replicas: 1", "replica: {command: [model]}")))
 	c.pass()
 	applied := c.Snapshot()
 	if applied == empty || applied.Config == nil || len(applied.Applications) != 1 {

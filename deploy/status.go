@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 	"gantry.dev/gantry/router"
 )
@@ -19,7 +20,7 @@ import (
 // pointer.
 type Snapshot struct {
 	// Config is the applied config; nil when none was applied.
-	Config *Config
+	Config *config.Config
 	// Applications are sorted by name; applications being deleted are
 	// included (status DELETING) until their replicas are gone.
 	Applications []AppStatus
@@ -34,7 +35,7 @@ type AppStatus struct {
 	Message          string
 	LastDeployedTime time.Time
 	// Config is the application's config as applied.
-	Config      Application
+	Config      config.Application
 	Deployments []DeploymentStatus
 }
 
@@ -49,8 +50,8 @@ type DeploymentStatus struct {
 	// Target is the number of replicas the controller aims for.
 	Target int
 	// Config is the deployment's config as written; Spec with defaults applied.
-	Config   Deployment
-	Spec     DeploymentSpec
+	Config   config.Deployment
+	Spec     config.DeploymentSpec
 	Replicas []ReplicaStatus
 	// Autoscaler is the last autoscaling decision; nil unless autoscaling.
 	Autoscaler *AutoscalerStatus

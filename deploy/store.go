@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"gantry.dev/gantry/deploy/config"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,7 +29,7 @@ type stored struct {
 // Save writes cfg as the applied config. A config with no applications
 // (after DELETE /api/serve/applications/) leaves nothing to restore, so the
 // file is removed.
-func (s *Store) Save(cfg *Config, now time.Time) error {
+func (s *Store) Save(cfg *config.Config, now time.Time) error {
 	if len(cfg.Applications) == 0 {
 		if err := os.Remove(s.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("removing applied config: %w", err)
@@ -68,7 +69,7 @@ func (s *Store) Save(cfg *Config, now time.Time) error {
 }
 
 // Load returns the applied config, or nil if none was saved.
-func (s *Store) Load() (*Config, error) {
+func (s *Store) Load() (*config.Config, error) {
 	data, err := os.ReadFile(s.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -80,7 +81,7 @@ func (s *Store) Load() (*Config, error) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return nil, fmt.Errorf("reading applied config %s: %w", s.Path, err)
 	}
-	cfg, err := Parse(st.Config)
+	cfg, err := config.Parse(st.Config)
 	if err != nil {
 		return nil, fmt.Errorf("applied config %s is no longer valid:\n%w", s.Path, err)
 	}

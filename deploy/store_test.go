@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"gantry.dev/gantry/deploy/config"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,7 +21,7 @@ applications:
     user_config: {steps: 4}
     replica: {command: [./bin/model, --fast], env: {A: "1"}}
 `), 0o644)
-	cfg, err := LoadFile(cfgPath)
+	cfg, err := config.LoadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestStoreRefusesACorruptFile(t *testing.T) {
 }
 
 func TestStoreForgetsAnEmptyConfig(t *testing.T) {
-	cfg, err := Parse([]byte("applications: [{name: a, deployments: [{name: d, replica: {command: [x]}}]}]"))
+	cfg, err := config.Parse([]byte("applications: [{name: a, deployments: [{name: d, replica: {command: [x]}}]}]"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestStoreForgetsAnEmptyConfig(t *testing.T) {
 	if err := s.Save(cfg, time.Unix(1, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Save(&Config{}, time.Unix(2, 0)); err != nil { // everything deleted
+	if err := s.Save(&config.Config{}, time.Unix(2, 0)); err != nil { // everything deleted
 		t.Fatal(err)
 	}
 	if got, err := s.Load(); got != nil || err != nil {

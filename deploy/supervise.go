@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 	"gantry.dev/gantry/router"
 )
@@ -98,7 +99,7 @@ func (c *Controller) forget(d *deployment, r *replicaRun) {
 }
 
 // checker returns a health checker with the deployment's settings.
-func (c *Controller) checker(s DeploymentSpec) *replica.Checker {
+func (c *Controller) checker(s config.DeploymentSpec) *replica.Checker {
 	ch := &replica.Checker{
 		Client: c.health, Clock: c.clock, Path: s.HealthPath,
 		Period: s.HealthCheckPeriod, Timeout: s.HealthCheckTimeout, FailureThreshold: 3,
@@ -129,7 +130,7 @@ func (c *Controller) watch(d *deployment, r *replicaRun) {
 }
 
 // healthSettings are the settings a watch runs with.
-func healthSettings(s DeploymentSpec) [2]time.Duration {
+func healthSettings(s config.DeploymentSpec) [2]time.Duration {
 	return [2]time.Duration{s.HealthCheckPeriod, s.HealthCheckTimeout}
 }
 

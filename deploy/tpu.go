@@ -3,12 +3,13 @@ package deploy
 import (
 	"fmt"
 
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 )
 
 // placeOn sets the worker groups replicas take slices of. Replicas holding
 // a slice that a smaller (or removed) group no longer has are stopped.
-func (c *Controller) placeOn(groups []WorkerGroup) {
+func (c *Controller) placeOn(groups []config.WorkerGroup) {
 	if c.slices == nil {
 		c.slices = NewSlices(groups)
 		return
@@ -63,7 +64,7 @@ func (c *Controller) releaseSlice(r *replicaRun) {
 
 // placement fills in the members and their TPU environment of a replica
 // on a slice.
-func placement(spec *ReplicaSpec, g *WorkerGroup, slice int) {
+func placement(spec *ReplicaSpec, g *config.WorkerGroup, slice int) {
 	if g == nil {
 		spec.Hosts = 1
 		return

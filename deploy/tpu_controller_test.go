@@ -102,7 +102,7 @@ func TestPlacedInstanceIsPendingWithTheBackendsReason(t *testing.T) {
 	h.b.setPlan(func(ReplicaSpec) fakePlan {
 		return fakePlan{placeLater: "0/3 nodes are available: 3 Insufficient google.com/tpu"}
 	})
-	h.apply(config("num_replicas: 1", "replica: {command: [model]}"))
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}"))
 	snap := h.until("PENDING", func(s *Snapshot) bool {
 		d, _ := dep(s, "app", "d")
 		return len(d.Replicas) == 1 && d.Replicas[0].State == "PENDING"

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"gantry.dev/gantry/deploy/config"
 	"reflect"
 	"testing"
 )
@@ -11,7 +12,7 @@ import (
 func TestTPUEnv(t *testing.T) {
 	tests := []struct {
 		name   string
-		group  WorkerGroup
+		group  config.WorkerGroup
 		slice  int
 		domain string
 		chips  int
@@ -19,7 +20,7 @@ func TestTPUEnv(t *testing.T) {
 	}{
 		{
 			name:  "v4 2x2x1, 4 chips per host: 1 host, no hostnames",
-			group: WorkerGroup{Name: "tpu-group", Accelerator: "tpu-v4-podslice", Topology: "2x2x1", ChipsPerHost: 4, Replicas: 2},
+			group: config.WorkerGroup{Name: "tpu-group", Accelerator: "tpu-v4-podslice", Topology: "2x2x1", ChipsPerHost: 4, Replicas: 2},
 			slice: 1,
 			chips: 4,
 			want: []map[string]string{
@@ -28,7 +29,7 @@ func TestTPUEnv(t *testing.T) {
 		},
 		{
 			name:  "v4 2x2x2, 4 chips per host: 2 hosts",
-			group: WorkerGroup{Name: "v4", Accelerator: "tpu-v4-podslice", Topology: "2x2x2", ChipsPerHost: 4, Replicas: 2},
+			group: config.WorkerGroup{Name: "v4", Accelerator: "tpu-v4-podslice", Topology: "2x2x2", ChipsPerHost: 4, Replicas: 2},
 			slice: 0,
 			chips: 8,
 			want: []map[string]string{
@@ -38,7 +39,7 @@ func TestTPUEnv(t *testing.T) {
 		},
 		{
 			name:  "v5e 2x4, 8 chips per host: 1 host",
-			group: WorkerGroup{Name: "v5e", Accelerator: "tpu-v5-lite-podslice", Topology: "2x4", ChipsPerHost: 8, Replicas: 1},
+			group: config.WorkerGroup{Name: "v5e", Accelerator: "tpu-v5-lite-podslice", Topology: "2x4", ChipsPerHost: 8, Replicas: 1},
 			slice: 0,
 			chips: 8,
 			want: []map[string]string{
@@ -47,7 +48,7 @@ func TestTPUEnv(t *testing.T) {
 		},
 		{
 			name:  "v6e 4x4, 4 chips per host: 4 hosts",
-			group: WorkerGroup{Name: "v6e", Accelerator: "tpu-v6e-slice", Topology: "4x4", ChipsPerHost: 4, Replicas: 3},
+			group: config.WorkerGroup{Name: "v6e", Accelerator: "tpu-v6e-slice", Topology: "4x4", ChipsPerHost: 4, Replicas: 3},
 			slice: 2,
 			chips: 16,
 			want: func() []map[string]string {
@@ -62,7 +63,7 @@ func TestTPUEnv(t *testing.T) {
 		},
 		{
 			name:   "worked example: cluster rc, group tpu, 2 hosts, slice 1",
-			group:  WorkerGroup{Name: "tpu", Accelerator: "tpu-v4-podslice", Topology: "2x2x2", ChipsPerHost: 4, Replicas: 2},
+			group:  config.WorkerGroup{Name: "tpu", Accelerator: "tpu-v4-podslice", Topology: "2x2x2", ChipsPerHost: 4, Replicas: 2},
 			slice:  1,
 			domain: "rc-headless",
 			chips:  8,
@@ -73,7 +74,7 @@ func TestTPUEnv(t *testing.T) {
 		},
 		{
 			name:  "worked example on the local backend: bare hostnames",
-			group: WorkerGroup{Name: "tpu", Accelerator: "tpu-v4-podslice", Topology: "2x2x2", ChipsPerHost: 4, Replicas: 2},
+			group: config.WorkerGroup{Name: "tpu", Accelerator: "tpu-v4-podslice", Topology: "2x2x2", ChipsPerHost: 4, Replicas: 2},
 			slice: 1,
 			chips: 8,
 			want: []map[string]string{

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/router"
 )
 
@@ -102,7 +102,7 @@ func (a *accessLog) flush() {
 
 // accessLogEnabled reads Ray's logging_config.enable_access_log (default
 // true) from the config the gateway starts with.
-func accessLogEnabled(cfg *deploy.Config) bool {
+func accessLogEnabled(cfg *config.Config) bool {
 	l := cfg.LoggingConfig
 	return l == nil || l.EnableAccessLog == nil || *l.EnableAccessLog
 }

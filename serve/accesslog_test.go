@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/router"
 )
 
 func TestAccessLogHasALinePerRequest(t *testing.T) {
-	cfg, err := deploy.Parse([]byte(withTestReplica(`
+	cfg, err := config.Parse([]byte(withTestReplica(`
 applications:
 - name: app
   route_prefix: /api

@@ -20,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 )
 
 // The REST API on the dashboard port. /api/serve/applications/ and
@@ -98,7 +99,7 @@ func (s *Server) putApplications(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusBadRequest, "reading the config: "+err.Error())
 		return
 	}
-	cfg, err := deploy.Parse(body)
+	cfg, err := config.Parse(body)
 	if err != nil {
 		s.log.Info("REST API: config refused", "remote", r.RemoteAddr, "problems", strings.Count(err.Error(), "\n")+1)
 		textError(w, http.StatusBadRequest, err.Error())
@@ -120,7 +121,7 @@ func (s *Server) putApplications(w http.ResponseWriter, r *http.Request) {
 // the applied config is kept without its applications, replicas are
 // drained and stopped in the background.
 func (s *Server) deleteApplications(w http.ResponseWriter, r *http.Request) {
-	cfg := &deploy.Config{}
+	cfg := &config.Config{}
 	if cur := s.controller.Snapshot().Config; cur != nil {
 		c := *cur
 		c.Applications = nil
@@ -137,7 +138,7 @@ func (s *Server) deleteApplications(w http.ResponseWriter, r *http.Request) {
 // apply hands cfg to the controller, which saves it, reconciles and
 // publishes the new status before it returns: a GET right after the PUT
 // sees the new config being deployed.
-func (s *Server) apply(ctx context.Context, cfg *deploy.Config) (int, error) {
+func (s *Server) apply(ctx context.Context, cfg *config.Config) (int, error) {
 	if err := s.controller.Apply(ctx, cfg); err != nil {
 		if ctx.Err() != nil {
 			return http.StatusServiceUnavailable, err
@@ -170,7 +171,7 @@ func (s *Server) getGantryApplications(w http.ResponseWriter, _ *http.Request) {
 }
 
 // currentConfig is the applied config, else the one the server started with.
-func (s *Server) currentConfig(snap *deploy.Snapshot) *deploy.Config {
+func (s *Server) currentConfig(snap *deploy.Snapshot) *config.Config {
 	if snap.Config != nil {
 		return snap.Config
 	}
@@ -221,10 +222,10 @@ func (s *Server) nodeIP() string {
 	return "127.0.0.1"
 }
 
-func (s *Server) rayHTTPOptions(cur *deploy.Config) RayHTTPOptions {
+func (s *Server) rayHTTPOptions(cur *config.Config) RayHTTPOptions {
 	host, _, err := net.SplitHostPort(s.opts.HTTPAddr)
 	if err != nil {
-		host = deploy.DefaultHTTPHost
+		host = config.DefaultHTTPHost
 	}
 	return RayHTTPOptions{
 		Host:              host,
@@ -311,7 +312,7 @@ func rayDeploymentConfig(d deploy.DeploymentStatus) RayDeploymentConfig {
 
 // requiredResources is what one replica asks for, in Ray's resource names:
 // CPU (1 unless set), GPU and memory when set, and the custom resources.
-func requiredResources(o *deploy.RayActorOptions) map[string]float64 {
+func requiredResources(o *config.RayActorOptions) map[string]float64 {
 	res := map[string]float64{"CPU": 1}
 	if o == nil {
 		return res

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 )
 
@@ -329,9 +330,9 @@ func (s *Server) postValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := ValidateResult{Valid: true, Problems: []ValidateProblem{}}
-	if _, err := deploy.Parse(body); err != nil {
+	if _, err := config.Parse(body); err != nil {
 		res.Valid = false
-		var ce *deploy.ConfigError
+		var ce *config.Error
 		if errors.As(err, &ce) {
 			for _, p := range ce.Problems {
 				res.Problems = append(res.Problems, ValidateProblem{Path: p.Path, Message: p.Message})

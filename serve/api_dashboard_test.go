@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/internal/testenv"
 )
 
@@ -254,7 +254,7 @@ func TestLogFollowStreamsNewLinesUntilTheReplicaIsGone(t *testing.T) {
 	}
 	next("replica listening") // the lines it already wrote
 	// Scaling to zero stops it: it writes its last lines as it drains, then is gone.
-	cfg, err := deploy.Parse([]byte(withTestReplica("applications:\n- name: app\n  route_prefix: /\n  deployments:\n  - name: d\n    num_replicas: 0\n    replica: {command: [TESTREPLICA]}\n")))
+	cfg, err := config.Parse([]byte(withTestReplica("applications:\n- name: app\n  route_prefix: /\n  deployments:\n  - name: d\n    num_replicas: 0\n    replica: {command: [TESTREPLICA]}\n")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 )
 
 // Gantry's view, GET /api/gantry/applications: the same shape as Ray's
@@ -17,14 +18,14 @@ type GantryInstance struct {
 	Applications map[string]GantryApplication `json:"applications"`
 	// Config is the whole config last applied, as given (defaults not
 	// filled in); null before any was applied.
-	Config *deploy.Config `json:"config"`
+	Config *config.Config `json:"config"`
 }
 
 // GantryApplication is Ray's ApplicationDetails with the application's
 // Gantry config as applied in deployed_app_config.
 type GantryApplication struct {
 	RayApplication
-	DeployedAppConfig deploy.Application          `json:"deployed_app_config"`
+	DeployedAppConfig config.Application          `json:"deployed_app_config"`
 	Deployments       map[string]GantryDeployment `json:"deployments"`
 }
 
@@ -33,7 +34,7 @@ type GantryDeployment struct {
 	RayDeployment
 	Replicas []GantryReplica `json:"replicas"`
 	// Config is the deployment's config as written.
-	Config deploy.Deployment `json:"config"`
+	Config config.Deployment `json:"config"`
 	// UserConfig is the user_config in force, any JSON (Ray's
 	// deployment_config only has room for an object).
 	UserConfig json.RawMessage `json:"user_config"`

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/internal/testenv"
 )
 
@@ -297,15 +298,15 @@ func TestRESTAPIAdminToken(t *testing.T) {
 	const token = "s3cret-Token"
 	_, api, _ := apiGateway(t, token)
 	apps := api + "/api/serve/applications/"
-	config := testConfig(t.TempDir())
+	cfgDoc := testConfig(t.TempDir())
 
 	for _, c := range []struct {
 		method, url, token, body string
 		want                     int
 	}{
-		{http.MethodPut, apps, "", config, http.StatusUnauthorized},
-		{http.MethodPut, apps, "wrong", config, http.StatusUnauthorized},
-		{http.MethodPut, apps, token + "x", config, http.StatusUnauthorized},
+		{http.MethodPut, apps, "", cfgDoc, http.StatusUnauthorized},
+		{http.MethodPut, apps, "wrong", cfgDoc, http.StatusUnauthorized},
+		{http.MethodPut, apps, token + "x", cfgDoc, http.StatusUnauthorized},
 		{http.MethodDelete, apps, "", "", http.StatusUnauthorized},
 		{http.MethodPost, apps, "", "", http.StatusUnauthorized},
 		{http.MethodGet, api + "/debug/pprof/cmdline", "", "", http.StatusUnauthorized},
@@ -314,7 +315,7 @@ func TestRESTAPIAdminToken(t *testing.T) {
 		{http.MethodGet, api + "/api/ray/version", "", "", http.StatusOK},
 		{http.MethodGet, api + "/metrics", "", "", http.StatusOK},
 		{http.MethodGet, api + "/debug/pprof/cmdline", token, "", http.StatusOK},
-		{http.MethodPut, apps, token, config, http.StatusOK},
+		{http.MethodPut, apps, token, cfgDoc, http.StatusOK},
 		{http.MethodDelete, apps, token, "", http.StatusOK},
 	} {
 		code, hdr, body := call(t, c.method, c.url, c.token, c.body)
@@ -413,7 +414,7 @@ func TestRayViewMapsWhatRayCannotHold(t *testing.T) {
 	t.Cleanup(func() { srv.ingressLn.Close(); srv.adminLn.Close() })
 	gpus, mem := 2.0, 1e9
 	started := time.Unix(1700000000, 500_000_000)
-	cfg, err := deploy.Parse([]byte(`
+	cfg, err := config.Parse([]byte(`
 worker_groups:
 - {name: tpu-group, accelerator: tpu-v4-podslice, topology: 2x2x1, chips_per_host: 4, replicas: 1}
 applications:

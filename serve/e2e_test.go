@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/replica"
@@ -33,10 +34,10 @@ func TestMain(m *testing.M) {
 // its ingress URL.
 func gatewayWith(t *testing.T, yaml string) (*Server, string) {
 	t.Helper()
-	var cfg *deploy.Config
+	var cfg *config.Config
 	if yaml != "" {
 		var err error
-		if cfg, err = deploy.Parse([]byte(withTestReplica(yaml))); err != nil {
+		if cfg, err = config.Parse([]byte(withTestReplica(yaml))); err != nil {
 			t.Fatalf("config: %v", err)
 		}
 	}

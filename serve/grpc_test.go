@@ -18,7 +18,7 @@ import (
 	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
-	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/internal/testgrpcreplica/echopb"
@@ -367,7 +367,7 @@ applications:
 // SIGTERM's shutdown lets a gRPC call in flight finish: a bidirectional
 // stream opened before the shutdown keeps flowing until the client ends it.
 func TestGRPCShutdownFinishesCallsInFlight(t *testing.T) {
-	cfg, err := deploy.Parse([]byte(withTestReplica(`
+	cfg, err := config.Parse([]byte(withTestReplica(`
 applications:
 - name: echo
   route_prefix: null

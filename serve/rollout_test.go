@@ -17,13 +17,14 @@ import (
 	"time"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/replica"
 )
 
 // rolloutConfig is a one-deployment app running the test replica.
-func rolloutConfig(t *testing.T, replicas int, extra string) *deploy.Config {
+func rolloutConfig(t *testing.T, replicas int, extra string) *config.Config {
 	t.Helper()
 	yaml := fmt.Sprintf(`
 applications:
@@ -40,14 +41,14 @@ applications:
 	if !strings.Contains(extra, "replica:") {
 		yaml += "    replica: {command: [TESTREPLICA]}\n"
 	}
-	cfg, err := deploy.Parse([]byte(withTestReplica(yaml)))
+	cfg, err := config.Parse([]byte(withTestReplica(yaml)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	return cfg
 }
 
-func apply(t *testing.T, srv *Server, cfg *deploy.Config) {
+func apply(t *testing.T, srv *Server, cfg *config.Config) {
 	t.Helper()
 	if err := srv.Controller().Apply(context.Background(), cfg); err != nil {
 		t.Fatal(err)
@@ -200,7 +201,7 @@ func TestFailingRolloutIsDeployFailedAndTheOldVersionServes(t *testing.T) {
 
 func TestRestartWithTheSameStateDirBringsApplicationsBack(t *testing.T) {
 	state := t.TempDir()
-	start := func(cfg *deploy.Config) (*Server, string, func()) {
+	start := func(cfg *config.Config) (*Server, string, func()) {
 		backend := local.New(local.Options{StateDir: state, Logger: slog.New(slog.DiscardHandler)})
 		srv, err := New(Options{Config: cfg, Backend: backend, Store: &deploy.Store{Path: filepath.Join(state, "applied.json")},
 			HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0"})
@@ -242,7 +243,7 @@ func getBody(t *testing.T, url string) string {
 func TestHealthSettingsApplyInPlaceToRunningReplicas(t *testing.T) {
 	srv, _ := gatewayWith(t, "")
 	flag := filepath.Join(t.TempDir(), "unhealthy")
-	withPeriod := func(period string) *deploy.Config {
+	withPeriod := func(period string) *config.Config {
 		return rolloutConfig(t, 1, "    health_check_period_s: "+period+"\n    health_check_timeout_s: 1\n"+
 			"    replica: {command: [TESTREPLICA], env: {TESTREPLICA_UNHEALTHY_FILE: "+flag+"}}\n")
 	}

@@ -21,13 +21,14 @@ import (
 	"google.golang.org/grpc"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/router"
 )
 
 // Options configure a Server.
 type Options struct {
 	// Config is applied at start; nil starts with no applications.
-	Config *deploy.Config
+	Config *config.Config
 	// Backend runs replicas.
 	Backend deploy.Backend
 	// Self is the running gantry executable.
@@ -68,7 +69,7 @@ type Server struct {
 	registry   *prometheus.Registry
 	draining   atomic.Bool
 	// startConfig is the config the listeners were set up from (never nil).
-	startConfig *deploy.Config
+	startConfig *config.Config
 	id          identity
 
 	ingressLn, adminLn net.Listener
@@ -90,7 +91,7 @@ func New(o Options) (*Server, error) {
 	}
 	cfg := o.Config
 	if cfg == nil {
-		cfg = &deploy.Config{}
+		cfg = &config.Config{}
 	}
 	if o.HTTPAddr == "" {
 		o.HTTPAddr = cfg.HTTPAddr()

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/replica"
 )
 
 // tpuConfig runs n replicas that each want a whole v4 2x2x2 slice (8 chips
 // over 2 hosts) on a worker group of 2 such slices.
-func tpuConfig(t *testing.T, n int, env string) *deploy.Config {
+func tpuConfig(t *testing.T, n int, env string) *config.Config {
 	t.Helper()
 	yaml := fmt.Sprintf(`
 worker_groups:
@@ -31,7 +32,7 @@ applications:
     ray_actor_options: {resources: {TPU: 8}}
     replica: {command: [TESTREPLICA], env: {BUILD: %q}}
 `, n, env)
-	cfg, err := deploy.Parse([]byte(withTestReplica(yaml)))
+	cfg, err := config.Parse([]byte(withTestReplica(yaml)))
 	if err != nil {
 		t.Fatal(err)
 	}

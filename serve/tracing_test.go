@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
-	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/internal/testenv"
 )
 
@@ -111,7 +111,7 @@ func TestTracingExportsIngressQueueAndAttemptSpansAndTheReplicaSeesTheTrace(t *t
 			if err != nil || tp == nil {
 				t.Fatalf("TracingFromEnv = %v, %v; want a provider", tp, err)
 			}
-			cfg, err := deploy.Parse([]byte(withTestReplica(`
+			cfg, err := config.Parse([]byte(withTestReplica(`
 applications:
 - name: app
   route_prefix: /

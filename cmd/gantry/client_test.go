@@ -14,7 +14,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/internal/testenv"
 )
 
@@ -116,8 +116,8 @@ func TestDeployWaitStatusConfigShutdown(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(project, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(project, "serve.yaml")
-	if err := os.WriteFile(config, []byte(`
+	cfgFile := filepath.Join(project, "serve.yaml")
+	if err := os.WriteFile(cfgFile, []byte(`
 applications:
 - name: app
   route_prefix: /
@@ -182,7 +182,7 @@ applications:
 	// The relative paths were resolved against the config's folder: the
 	// command ran, and in the right working directory.
 	r = gantryRun(t, elsewhere, nil, "config", "-n", "other", "--address", g.dashboardURL)
-	var other deploy.Application
+	var other config.Application
 	if err := yaml.UnmarshalStrict([]byte(r.stdout), &other); r.code != 0 || err != nil {
 		t.Fatalf("gantry config -n other: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -191,7 +191,7 @@ applications:
 		t.Errorf("applied replica block %+v, want command and working_dir under %s", rep, project)
 	}
 	r = gantryRun(t, elsewhere, nil, "config", "--address", g.dashboardURL)
-	var whole deploy.Config
+	var whole config.Config
 	if err := yaml.UnmarshalStrict([]byte(r.stdout), &whole); r.code != 0 || err != nil || len(whole.Applications) != 2 {
 		t.Fatalf("gantry config: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -243,7 +243,7 @@ applications:
 // and the failing replicas' log lines when an application cannot start.
 func TestDeployWaitReportsDeployFailed(t *testing.T) {
 	g := startEmptyGateway(t)
-	config := writeConfig(t, `
+	cfgFile := writeConfig(t, `
 applications:
 - name: broken
   deployments:
@@ -251,7 +251,7 @@ applications:
     replica:
       command: [sh, -c, "echo the model file is missing; exit 3"]
 `)
-	r := gantryRun(t, t.TempDir(), nil, "deploy", config, "--wait", "--timeout", "60s", "--address", g.dashboardURL)
+	r := gantryRun(t, t.TempDir(), nil, "deploy", cfgFile, "--wait", "--timeout", "60s", "--address", g.dashboardURL)
 	if r.code != 1 || !strings.Contains(r.stderr, "broken is DEPLOY_FAILED") || !strings.Contains(r.stderr, "the model file is missing") {
 		t.Fatalf("deploy --wait of a failing app: exit %d, want 1 with DEPLOY_FAILED and the log line\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -278,8 +278,8 @@ func TestClientWithoutGateway(t *testing.T) {
 		t.Errorf("gantry status with GANTRY_ADDRESS: exit %d %q", r.code, r.stderr)
 	}
 	// An invalid config is reported without asking any gateway.
-	config := writeConfig(t, "applications:\n- name: a\n  deployments:\n  - name: d\n    max_ongoing_requests: -4\n    colour: blue\n")
-	r = gantryRun(t, t.TempDir(), nil, "deploy", config, "--address", addr)
+	cfgFile := writeConfig(t, "applications:\n- name: a\n  deployments:\n  - name: d\n    max_ongoing_requests: -4\n    colour: blue\n")
+	r = gantryRun(t, t.TempDir(), nil, "deploy", cfgFile, "--address", addr)
 	if r.code != 1 || !strings.Contains(r.stderr, "max_ongoing_requests") || !strings.Contains(r.stderr, "colour") || strings.Contains(r.stderr, "no Gantry") {
 		t.Errorf("deploy of an invalid config: exit %d\n%s", r.code, r.stderr)
 	}
@@ -295,18 +295,18 @@ func TestClientAdminToken(t *testing.T) {
 	t.Setenv("GANTRY_ADMIN_TOKEN", token) // the gateway's token, from its environment
 	g := startEmptyGateway(t)
 	noToken := []string{"GANTRY_ADMIN_TOKEN="}
-	config := writeConfig(t, `
+	cfgFile := writeConfig(t, `
 applications:
 - name: app
   deployments:
   - name: d
     replica: {command: [`+strconv.Quote(testreplicaPath())+`]}
 `)
-	r := gantryRun(t, t.TempDir(), noToken, "deploy", config, "--address", g.dashboardURL)
+	r := gantryRun(t, t.TempDir(), noToken, "deploy", cfgFile, "--address", g.dashboardURL)
 	if r.code != 1 || !strings.Contains(r.stderr, "401") {
 		t.Fatalf("deploy without the token: exit %d, want 1 and a 401\n%s", r.code, r.stderr)
 	}
-	r = gantryRun(t, t.TempDir(), noToken, "deploy", config, "--wait", "--address", g.dashboardURL, "--admin-token", token)
+	r = gantryRun(t, t.TempDir(), noToken, "deploy", cfgFile, "--wait", "--address", g.dashboardURL, "--admin-token", token)
 	if r.code != 0 {
 		t.Fatalf("deploy --admin-token: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -327,7 +327,7 @@ applications:
 // TestServeRefusesPublicDashboardWithoutToken checks that gantry serve
 // will not expose the REST API beyond loopback without a token.
 func TestServeRefusesPublicDashboardWithoutToken(t *testing.T) {
-	config := writeConfig(t, `
+	cfgFile := writeConfig(t, `
 dashboard: {host: 0.0.0.0}
 applications:
 - name: app
@@ -336,7 +336,7 @@ applications:
     replica: {command: [`+strconv.Quote(testreplicaPath())+`]}
 `)
 	port := strconv.Itoa(freePorts(t, 1)[0])
-	p := startGantry(t, "serve", config, "--dashboard-port", port, "--http-port", strconv.Itoa(freePorts(t, 1)[0]), "--grpc-port", strconv.Itoa(freePorts(t, 1)[0]), "--state-dir", t.TempDir())
+	p := startGantry(t, "serve", cfgFile, "--dashboard-port", port, "--http-port", strconv.Itoa(freePorts(t, 1)[0]), "--grpc-port", strconv.Itoa(freePorts(t, 1)[0]), "--state-dir", t.TempDir())
 	if code := p.wait(t, 10*time.Second); code != 1 {
 		t.Fatalf("exit code %d, want 1", code)
 	}
@@ -346,7 +346,7 @@ applications:
 }
 
 func TestAbsolutizeReplicaPaths(t *testing.T) {
-	cfg, err := deploy.Parse([]byte(`
+	cfg, err := config.Parse([]byte(`
 applications:
 - name: a
   deployments:

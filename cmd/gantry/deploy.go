@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 	"gantry.dev/gantry/serve"
 )
@@ -77,9 +78,9 @@ func deployCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{"gantry deploy takes one config file"}
 	}
 	path := pos[0]
-	cfg, err := deploy.LoadFile(path)
+	cfg, err := config.LoadFile(path)
 	if err != nil {
-		var invalid *deploy.ConfigError
+		var invalid *config.Error
 		if errors.As(err, &invalid) {
 			return fmt.Errorf("invalid config %s:\n%w", path, err)
 		}
@@ -119,9 +120,9 @@ func deployCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // sent is self-contained. A replica's working_dir left out becomes the
 // config file's folder, as with `gantry serve CONFIG`. "gantry" and bare
 // command names are left for the gateway to resolve (its executable, PATH).
-func absolutizeReplicaPaths(cfg *deploy.Config) {
+func absolutizeReplicaPaths(cfg *config.Config) {
 	type key struct{ app, dep string }
-	resolved := map[key]deploy.DeploymentSpec{}
+	resolved := map[key]config.DeploymentSpec{}
 	for _, s := range cfg.Specs("") {
 		resolved[key{s.Application, s.Name}] = s
 	}
@@ -299,7 +300,7 @@ func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 	if v.Config.Applications == nil {
-		v.Config.Applications = []deploy.Application{}
+		v.Config.Applications = []config.Application{}
 	}
 	return printYAML(stdout, v.Config)
 }

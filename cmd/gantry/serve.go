@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/serve"
 )
@@ -99,10 +100,10 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
-	var cfg *deploy.Config
+	var cfg *config.Config
 	if configPath != "" {
-		if cfg, err = deploy.LoadFile(configPath); err != nil {
-			var invalid *deploy.ConfigError
+		if cfg, err = config.LoadFile(configPath); err != nil {
+			var invalid *config.Error
 			if errors.As(err, &invalid) {
 				return fmt.Errorf("invalid config %s:\n%w", configPath, err)
 			}
@@ -131,7 +132,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	opts.TracerProvider = tp
 	addrs := cfg
 	if addrs == nil {
-		addrs = &deploy.Config{}
+		addrs = &config.Config{}
 	}
 	if f.httpPort != 0 {
 		opts.HTTPAddr = withPort(addrs.HTTPAddr(), f.httpPort)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 
-	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/deploy/kubernetes"
 	"gantry.dev/gantry/serve"
 )
@@ -21,7 +21,7 @@ func serveKubernetes(ctx context.Context, f serveFlags, opts serve.Options, log 
 		return err
 	}
 	if opts.HTTPAddr == "" && f.httpHost == "" {
-		opts.HTTPAddr = withHost((&deploy.Config{}).HTTPAddr(), "0.0.0.0")
+		opts.HTTPAddr = withHost((&config.Config{}).HTTPAddr(), "0.0.0.0")
 		if f.httpPort != 0 {
 			opts.HTTPAddr = withPort(opts.HTTPAddr, f.httpPort)
 		}

@@ -9,18 +9,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 )
 
 // tpuSpec is the spec the controller hands the backend for slice slice of a
 // tpu-v4-podslice group of the given topology, 4 chips per host.
 func tpuSpec(topology string, slice int) deploy.ReplicaSpec {
-	g := &deploy.WorkerGroup{Name: "tpu-group", Accelerator: "tpu-v4-podslice", Topology: topology, ChipsPerHost: 4, Replicas: 2}
+	g := &config.WorkerGroup{Name: "tpu-group", Accelerator: "tpu-v4-podslice", Topology: topology, ChipsPerHost: 4, Replicas: 2}
 	return deploy.ReplicaSpec{
 		ID: "stable_diffusion#painter#a1b2c3d4", Application: "stable_diffusion", Deployment: "painter",
 		Command: []string{"gantry", "example", "painter"}, Image: "ghcr.io/gantry-dev/painter:latest",
 		Env: map[string]string{"A": "1"}, UserConfig: []byte(`{"default_steps":30}`), Version: "0123456789abcdef",
 		Hosts: g.Hosts(), Group: g, Slice: slice, Grace: 20 * time.Second,
-		Resources: &deploy.RayActorOptions{Resources: map[string]float64{"TPU": float64(g.Chips())}},
+		Resources: &config.RayActorOptions{Resources: map[string]float64{"TPU": float64(g.Chips())}},
 	}
 }
 
@@ -128,7 +129,7 @@ func TestPodsMatchKubeRayTPUWebhook(t *testing.T) {
 func TestPodResourcesAndErrors(t *testing.T) {
 	cpus, mem, gpus := 1.5, float64(2<<30), 1.0
 	spec := deploy.ReplicaSpec{ID: "a#d#x", Application: "a", Deployment: "d", Command: []string{"/bin/replica"}, Image: "img",
-		Resources: &deploy.RayActorOptions{NumCPUs: &cpus, Memory: &mem, NumGPUs: &gpus}, Slice: -1}
+		Resources: &config.RayActorOptions{NumCPUs: &cpus, Memory: &mem, NumGPUs: &gpus}, Slice: -1}
 	p, err := podFor(spec, 0, Owner{}, DefaultPort)
 	if err != nil {
 		t.Fatal(err)

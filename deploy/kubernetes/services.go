@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 )
 
 // ServicesOptions configure Services.
@@ -54,7 +55,7 @@ type service struct {
 	uid        types.UID
 	generation int64
 	// accepted is the service's last valid serveConfig; nil if none was.
-	accepted *deploy.Config
+	accepted *config.Config
 	// problem says why the current generation was refused; "" if accepted.
 	problem string
 }
@@ -142,7 +143,7 @@ func (s *Services) objects() []*unstructured.Unstructured {
 // sync rebuilds the controller's config from every GantryService and
 // applies it if it changed.
 func (s *Services) sync(ctx context.Context) {
-	merged := &deploy.Config{}
+	merged := &config.Config{}
 	owners := map[string]Owner{}
 	next := map[string]*service{}
 	s.mu.Lock()
@@ -195,7 +196,7 @@ func (s *Services) sync(ctx context.Context) {
 
 // parseServeConfig validates a GantryService's spec.serveConfig with the
 // config file's rules, plus what the Kubernetes backend needs.
-func parseServeConfig(u *unstructured.Unstructured) (*deploy.Config, error) {
+func parseServeConfig(u *unstructured.Unstructured) (*config.Config, error) {
 	raw, ok, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "serveConfig")
 	if !ok || raw == nil {
 		return nil, fmt.Errorf("spec.serveConfig: required: the Gantry config (applications, worker_groups, ...)")
@@ -204,7 +205,7 @@ func parseServeConfig(u *unstructured.Unstructured) (*deploy.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spec.serveConfig: %w", err)
 	}
-	cfg, err := deploy.Parse(js)
+	cfg, err := config.Parse(js)
 	if err != nil {
 		return nil, prefixed(err)
 	}
@@ -220,12 +221,12 @@ func parseServeConfig(u *unstructured.Unstructured) (*deploy.Config, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(problems, "\n"))
 	}
-	return &deploy.Config{Applications: cfg.Applications, WorkerGroups: cfg.WorkerGroups}, nil
+	return &config.Config{Applications: cfg.Applications, WorkerGroups: cfg.WorkerGroups}, nil
 }
 
 // prefixed puts spec.serveConfig. before every problem's path.
 func prefixed(err error) error {
-	ce, ok := err.(*deploy.ConfigError)
+	ce, ok := err.(*config.Error)
 	if !ok {
 		return fmt.Errorf("spec.serveConfig: %w", err)
 	}
@@ -243,7 +244,7 @@ func prefixed(err error) error {
 // fits reports why cfg cannot join merged: an application name, route
 // prefix or worker group name that an older GantryService has, or a merged
 // config that does not validate.
-func fits(merged, cfg *deploy.Config, owners map[string]Owner) error {
+func fits(merged, cfg *config.Config, owners map[string]Owner) error {
 	var problems []string
 	prefixes := map[string]string{}
 	for _, a := range merged.Applications {
@@ -272,9 +273,9 @@ func fits(merged, cfg *deploy.Config, owners map[string]Owner) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "\n"))
 	}
-	all := &deploy.Config{
-		Applications: append(append([]deploy.Application{}, merged.Applications...), cfg.Applications...),
-		WorkerGroups: append(append([]deploy.WorkerGroup{}, merged.WorkerGroups...), cfg.WorkerGroups...),
+	all := &config.Config{
+		Applications: append(append([]config.Application{}, merged.Applications...), cfg.Applications...),
+		WorkerGroups: append(append([]config.WorkerGroup{}, merged.WorkerGroups...), cfg.WorkerGroups...),
 	}
 	if err := all.Validate(); err != nil {
 		return fmt.Errorf("together with the older GantryServices of the namespace: %w", err)

@@ -8,12 +8,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
 )
 
 func snapshot(states ...replica.State) deploy.Snapshot {
 	d := deploy.DeploymentStatus{Application: "art", Deployment: "painter", Status: deploy.DeploymentHealthy,
-		Spec: deploy.DeploymentSpec{CodeVersion: "v1"}}
+		Spec: config.DeploymentSpec{CodeVersion: "v1"}}
 	for _, s := range states {
 		d.Replicas = append(d.Replicas, deploy.ReplicaStatus{State: s, Version: "v1"})
 	}
@@ -40,7 +41,7 @@ func roundTrip(t *testing.T, m map[string]any) map[string]any {
 // snapshot, later, it equals what is stored (condition transition times
 // are kept); a change moves only the conditions that changed.
 func TestStatusIsStableUntilSomethingChanges(t *testing.T) {
-	svc := &service{name: "s", generation: 3, accepted: &deploy.Config{Applications: []deploy.Application{{Name: "art"}}}}
+	svc := &service{name: "s", generation: 3, accepted: &config.Config{Applications: []config.Application{{Name: "art"}}}}
 	t0 := metav1.NewTime(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	t1 := metav1.NewTime(t0.Add(time.Minute))
 

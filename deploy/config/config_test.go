@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"encoding/json"
@@ -78,9 +78,9 @@ func TestTestdata(t *testing.T) {
 					t.Fatal("no expectations: add '# want: path: message' lines")
 				}
 				_, err := LoadFile(path)
-				var ce *ConfigError
+				var ce *Error
 				if !errors.As(err, &ce) {
-					t.Fatalf("want a *ConfigError, got %T: %v", err, err)
+					t.Fatalf("want a *Error, got %T: %v", err, err)
 				}
 				for _, w := range wants {
 					if !anyProblemContains(ce, w) {
@@ -98,7 +98,7 @@ func TestTestdata(t *testing.T) {
 	}
 }
 
-func anyProblemContains(ce *ConfigError, want string) bool {
+func anyProblemContains(ce *Error, want string) bool {
 	for _, p := range ce.Problems {
 		if strings.Contains(p.String(), want) {
 			return true
@@ -192,7 +192,7 @@ func TestRoundTrip(t *testing.T) {
 func TestValidateBuiltConfig(t *testing.T) {
 	var c Config
 	err := c.Validate()
-	var ce *ConfigError
+	var ce *Error
 	if !errors.As(err, &ce) || ce.Error() != "applications: at least one application is required" {
 		t.Fatalf("empty config: %v", err)
 	}
@@ -202,8 +202,8 @@ func TestValidateBuiltConfig(t *testing.T) {
 	}
 }
 
-func TestConfigErrorFormat(t *testing.T) {
-	e := &ConfigError{Problems: []Problem{{"a.b", "must be >= 1, got 0"}, {"", "not valid YAML or JSON: x"}}}
+func TestErrorFormat(t *testing.T) {
+	e := &Error{Problems: []Problem{{"a.b", "must be >= 1, got 0"}, {"", "not valid YAML or JSON: x"}}}
 	if got, want := e.Error(), "a.b: must be >= 1, got 0\nnot valid YAML or JSON: x"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
@@ -211,7 +211,7 @@ func TestConfigErrorFormat(t *testing.T) {
 
 func TestLoadFileMissing(t *testing.T) {
 	_, err := LoadFile("testdata/does-not-exist.yaml")
-	var ce *ConfigError
+	var ce *Error
 	if !errors.Is(err, fs.ErrNotExist) || errors.As(err, &ce) {
 		t.Errorf("missing file: got %T %v; want a not-exist error", err, err)
 	}

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"bytes"
@@ -30,14 +30,14 @@ func (p Problem) String() string {
 	return p.Path + ": " + p.Message
 }
 
-// ConfigError lists every problem found in a config, in document order
+// Error lists every problem found in a config, in document order
 // (schema problems — unknown fields, wrong types — before the rest).
-type ConfigError struct {
+type Error struct {
 	Problems []Problem
 }
 
 // Error returns one problem per line, each "path: message".
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		lines[i] = p.String()
@@ -47,33 +47,33 @@ func (e *ConfigError) Error() string {
 
 // Parse decodes a YAML or JSON config, rejects unknown fields (every one,
 // with its path) and values of the wrong type, and validates the rest. Every
-// problem found is reported in one *ConfigError. The returned Config is as
+// problem found is reported in one *Error. The returned Config is as
 // written: defaults are applied by Specs and the listener methods, not
 // stored. BaseDir is left empty; see LoadFile.
 func Parse(data []byte) (*Config, error) {
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
-		return nil, syntaxError(err)
+		return nil, syntaxError(err, data)
 	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.UseNumber()
 	var tree any
 	if err := dec.Decode(&tree); err != nil {
-		return nil, syntaxError(err)
+		return nil, syntaxError(err, data)
 	}
 	var w schemaWalker
 	if !w.walk("", tree, reflect.TypeFor[Config]()) {
-		return nil, &ConfigError{Problems: w.problems}
+		return nil, &Error{Problems: w.problems}
 	}
 	// The walk removed what does not fit the schema, so this decode cannot
 	// fail on a type; what is left is validated as usual.
 	clean, err := json.Marshal(tree)
 	if err != nil {
-		return nil, &ConfigError{Problems: append(w.problems, Problem{Message: "internal error: " + err.Error()})}
+		return nil, &Error{Problems: append(w.problems, Problem{Message: "internal error: " + err.Error()})}
 	}
 	var c Config
 	if err := json.Unmarshal(clean, &c); err != nil {
-		return nil, &ConfigError{Problems: append(w.problems, Problem{Message: "internal error: " + err.Error()})}
+		return nil, &Error{Problems: append(w.problems, Problem{Message: "internal error: " + err.Error()})}
 	}
 	problems := w.problems
 	for _, p := range c.problems() {
@@ -82,21 +82,15 @@ func Parse(data []byte) (*Config, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &ConfigError{Problems: problems}
+		return nil, &Error{Problems: problems}
 	}
 	return &c, nil
-}
-
-// syntaxError reports a document that is not YAML or JSON, on one line.
-func syntaxError(err error) *ConfigError {
-	msg := strings.Join(strings.Fields(err.Error()), " ")
-	return &ConfigError{Problems: []Problem{{Message: "not valid YAML or JSON: " + msg}}}
 }
 
 // LoadFile reads and parses the config file at path and sets BaseDir to the
 // file's folder (absolute), which relative replica commands and working
 // directories resolve against. A file that cannot be read gives the
-// *fs.PathError; an invalid one a *ConfigError.
+// *fs.PathError; an invalid one a *Error.
 func LoadFile(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"fmt"
@@ -7,12 +7,12 @@ import (
 	"strings"
 )
 
-// Validate checks the config and returns a *ConfigError listing every
+// Validate checks the config and returns a *Error listing every
 // problem found, or nil. It checks values, not the document's shape: Parse
 // also rejects unknown fields and values of the wrong type.
 func (c *Config) Validate() error {
 	if p := c.problems(); len(p) > 0 {
-		return &ConfigError{Problems: p}
+		return &Error{Problems: p}
 	}
 	return nil
 }

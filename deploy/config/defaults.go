@@ -1,8 +1,6 @@
-package deploy
+package config
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"net"
@@ -89,8 +87,10 @@ type DeploymentSpec struct {
 	HealthPath string
 	// Image is the container image on the Kubernetes backend.
 	Image string
-	// CodeVersion is a hash of the replica block and ray_actor_options
-	// (first 16 hex digits of a SHA-256): when it changes, replicas must be
+	// Code is what replicas are made of: the replica block and
+	// ray_actor_options, resolved against BaseDir (see Code).
+	Code Code
+	// CodeVersion is Code.Version(): when it changes, replicas must be
 	// replaced. user_config, num_replicas, autoscaling and health settings
 	// do not change it; they are applied in place.
 	CodeVersion string
@@ -130,8 +130,9 @@ func (c *Config) Specs(self string) []DeploymentSpec {
 				WorkingDir:               c.BaseDir,
 				Protocol:                 DefaultProtocol,
 				HealthPath:               DefaultHealthPath,
-				CodeVersion:              codeVersion(d),
 			}
+			s.Code = deploymentCode(d, c.BaseDir)
+			s.CodeVersion = s.Code.Version()
 			switch {
 			case s.Autoscaling != nil:
 				s.NumReplicas = *s.Autoscaling.InitialReplicas
@@ -214,41 +215,6 @@ func resolvePath(p, base string) string {
 		return stringOrDefault(p, base)
 	}
 	return filepath.Join(base, p)
-}
-
-// codeVersion hashes what a replica is made of: its replica block (with the
-// protocol and health path defaults applied, so writing a default out does
-// not replace replicas) and its ray_actor_options.
-func codeVersion(d *Deployment) string {
-	var r ReplicaConfig
-	if d.Replica != nil {
-		r = *d.Replica
-	}
-	r.Protocol = stringOrDefault(r.Protocol, DefaultProtocol)
-	r.HealthPath = stringOrDefault(r.HealthPath, DefaultHealthPath)
-	if len(r.Env) == 0 {
-		r.Env = nil
-	}
-	var o RayActorOptions
-	if d.RayActorOptions != nil {
-		o = *d.RayActorOptions
-	}
-	if len(o.Resources) == 0 {
-		o.Resources = nil
-	}
-	if len(o.RuntimeEnv) == 0 {
-		o.RuntimeEnv = nil
-	}
-	// encoding/json sorts map keys, so the encoding is deterministic.
-	b, err := json.Marshal(struct {
-		Replica         ReplicaConfig   `json:"replica"`
-		RayActorOptions RayActorOptions `json:"ray_actor_options"`
-	}{r, o})
-	if err != nil {
-		b = []byte(err.Error()) // unreachable: the types always encode
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])[:16]
 }
 
 // EffectiveName returns the application's name, "default" when omitted.

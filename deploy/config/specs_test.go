@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"encoding/json"
@@ -36,7 +36,11 @@ func TestSpecsMinimal(t *testing.T) {
 		WorkingDir:               dir,
 		Protocol:                 "http",
 		HealthPath:               "/-/healthz",
-		CodeVersion:              echo.CodeVersion,
+		Code: Code{Replica: ReplicaConfig{
+			Command:    []string{"gantry", "example-replica", "--mode", "echo"},
+			WorkingDir: dir, Protocol: "http", HealthPath: "/-/healthz",
+		}},
+		CodeVersion: echo.CodeVersion,
 	}
 	if !reflect.DeepEqual(echo, want) {
 		t.Errorf("echo spec:\n got %+v\nwant %+v", echo, want)

@@ -57,6 +57,12 @@ func newHarness(t *testing.T, opts ...func(*Options)) *harness {
 			t.Errorf("Run did not return within %v of its context ending", within)
 		}
 	}
+	// Replicas left running (Options.Detach) end after Run does.
+	t.Cleanup(func() {
+		for _, in := range h.b.started() {
+			in.finish(nil)
+		}
+	})
 	t.Cleanup(h.stop)
 	return h
 }

@@ -157,7 +157,7 @@ func (c *Controller) stopOrphan(inst Instance) {
 }
 
 // findDeployment finds a deployment of a live application.
-func (c *Controller) findDeployment(app, name string) *deployment {
+func (c *Controller) findDeployment(app, name string) *deploymentRun {
 	a := c.apps[app]
 	if a == nil || a.deleting {
 		return nil
@@ -172,7 +172,7 @@ func (c *Controller) detached() bool {
 }
 
 // notePending shows why d's starting replicas wait to be placed.
-func (c *Controller) notePending(d *deployment) {
+func (c *Controller) notePending(d *deploymentRun) {
 	for _, r := range d.replicas {
 		if reason := pendingReason(r); reason != "" {
 			d.message = "replica " + r.id + " is pending: " + reason

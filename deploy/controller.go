@@ -38,7 +38,7 @@ type Controller struct {
 	wg     sync.WaitGroup // supervisors and stoppers
 
 	// Owned by Run.
-	apps    map[string]*application // by name, including those being deleted
+	apps    map[string]*appRun // by name, including those being deleted
 	applied *config.Config
 	slices  *Slices // TPU slices of the worker groups, held by replica id
 
@@ -104,7 +104,7 @@ func NewController(o Options) *Controller {
 		applyc: make(chan applyReq),
 		events: make(chan event, 64),
 		wake:   make(chan struct{}, 1),
-		apps:   map[string]*application{},
+		apps:   map[string]*appRun{},
 		detach: o.Detach,
 
 		eventLog: NewEventLog(DefaultEventLogSize, o.Clock.Now),

@@ -135,7 +135,7 @@ func (c *Controller) buildSnapshot() (*Snapshot, *liveIndex) {
 				Status: d.status, Trigger: d.trigger, Message: d.message, Target: d.target,
 				Config: d.config, Spec: d.spec,
 			}
-			live.deployments[[2]string{app.name, d.spec.Name}] = d.rt
+			live.deployments[[2]string{app.name, d.spec.Name}] = d.routed
 			if sc := d.scaler; sc != nil {
 				ds.Autoscaler = &AutoscalerStatus{Load: sc.load, Wanted: sc.decision.Wanted, Reason: sc.decision.Reason}
 			}

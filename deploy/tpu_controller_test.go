@@ -63,7 +63,7 @@ func TestTPUReplicaWithoutAFreeSliceIsPendingUntilOneIsAdded(t *testing.T) {
 	}
 
 	h.apply(tpuConfig(2, 2, "model"))
-	snap = h.until("both RUNNING", func(s *Snapshot) bool { return settled(s, "app", "d", 2) })
+	h.until("both RUNNING", func(s *Snapshot) bool { return settled(s, "app", "d", 2) })
 	if s := h.b.started()[1].spec; s.Slice != 1 || s.MemberEnv[0]["TPU_NAME"] != "tpu-1" {
 		t.Errorf("second replica on slice %d with %v, want slice 1", s.Slice, s.MemberEnv[0])
 	}
@@ -77,7 +77,7 @@ func TestTPURolloutWithoutASpareSliceReplacesInPlace(t *testing.T) {
 	least := watchPool(t, h, "app")
 
 	h.apply(tpuConfig(2, 2, "model, v2"))
-	snap = h.advanceUntil("both replaced", 50*time.Millisecond, func(s *Snapshot) bool {
+	h.advanceUntil("both replaced", 50*time.Millisecond, func(s *Snapshot) bool {
 		d, _ := dep(s, "app", "d")
 		return settled(s, "app", "d", 2) && d.Replicas[0].Version != d1.Spec.CodeVersion && d.Replicas[1].Version != d1.Spec.CodeVersion
 	})

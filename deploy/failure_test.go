@@ -63,7 +63,7 @@ func TestRepeatedStartupCrashesAreDeployFailedWithBackoff(t *testing.T) {
 	}
 	// Giving up is final until the config changes: no more starts.
 	h.clock.Advance(time.Minute)
-	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}")) // the same config: a pass, no change
+	h.apply(appYAML("num_replicas: 1", "replica: {command: [model]}")) // the same config: returns after a pass
 	if n := len(h.b.started()); n != 3 {
 		t.Errorf("%d starts after DEPLOY_FAILED", n)
 	}

@@ -57,8 +57,9 @@ func TestRollingUpdateKeepsCapacityAndDrainsOldReplicasAfterNewOnesAreHealthy(t 
 	if ev := h.eventsOf(EventDeploymentUpdated); !strings.Contains(ev[len(ev)-1].Message, "code changed: replica.command (version "+v1+" → "+v2+")") {
 		t.Errorf("update event %q; want the changed field and both versions", ev[len(ev)-1].Message)
 	}
-	h.clock.Advance(time.Second) // passes: with one surge replica not healthy, no more start
-	h.clock.Advance(time.Second)
+	// With the surge replica not healthy, passes start no more.
+	h.clock.Advance(2 * time.Second)
+	h.apply(appYAML("num_replicas: 2", "replica: {command: [model, v2]}")) // the same config: returns after a pass
 	if n := len(h.b.started()); n != 3 {
 		t.Fatalf("%d replicas started; want at most target + surge (3) while the new one is not healthy", n)
 	}

@@ -63,6 +63,7 @@ func (c *Controller) SetLeader(lead bool) {
 // existing replicas once; a follower mirrors them on every pass.
 func (c *Controller) syncLeadership() {
 	if lead := c.leading.Load(); lead != c.lead {
+		c.touch()
 		c.lead = lead
 		c.adoptNeeded = lead
 	}
@@ -121,6 +122,7 @@ func (c *Controller) adopt(list []Adopted) {
 			r.group, r.slice = x.Group, x.Slice
 		}
 		d.replicas = append(d.replicas, r)
+		c.touch()
 		c.log.Info("adopted an existing replica", "replica", x.ID, "leader", c.lead)
 		checker := c.checker(d.spec)
 		c.wg.Add(1)
@@ -155,7 +157,7 @@ func (c *Controller) stopOrphan(inst Instance) {
 }
 
 // findDeployment finds a deployment of a live application.
-func (c *Controller) findDeployment(app, name string) *deployment {
+func (c *Controller) findDeployment(app, name string) *deploymentRun {
 	a := c.apps[app]
 	if a == nil || a.deleting {
 		return nil
@@ -170,7 +172,7 @@ func (c *Controller) detached() bool {
 }
 
 // notePending shows why d's starting replicas wait to be placed.
-func (c *Controller) notePending(d *deployment) {
+func (c *Controller) notePending(d *deploymentRun) {
 	for _, r := range d.replicas {
 		if reason := pendingReason(r); reason != "" {
 			d.message = "replica " + r.id + " is pending: " + reason

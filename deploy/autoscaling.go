@@ -38,7 +38,7 @@ func policyConfig(a *config.AutoscalingConfig) autoscale.Config {
 // with autoscaling_config (or num_replicas: auto), off otherwise. A new
 // autoscaling deployment starts at initial_replicas; one that already runs
 // keeps its target, within the new bounds.
-func (d *deployment) configureScaling(isNew bool) {
+func (d *deploymentRun) configureScaling(isNew bool) {
 	if d.spec.Autoscaling == nil {
 		d.scaler = nil
 		return
@@ -57,13 +57,13 @@ func (d *deployment) configureScaling(isNew bool) {
 
 // autoscale samples the deployment's load from its router (requests in
 // flight plus queued) and moves the target when the policy says so.
-func (c *Controller) autoscale(d *deployment, now time.Time) {
+func (c *Controller) autoscale(d *deploymentRun, now time.Time) {
 	s := d.scaler
 	if s == nil || d.trigger == TriggerDeleting {
 		return
 	}
-	queued := d.rt.Queued()
-	s.window.Add(now, float64(d.rt.Inflight()+queued))
+	queued := d.routed.Queued()
+	s.window.Add(now, float64(d.routed.Inflight()+queued))
 	switch s.aggregate {
 	case "max":
 		s.load = s.window.Max(now)

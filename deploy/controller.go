@@ -29,7 +29,7 @@ type Controller struct {
 	store   *Store
 
 	// Injected for tests.
-	now   func() time.Time
+	clock Clock
 	newID func() string
 
 	applyc chan applyReq
@@ -38,7 +38,7 @@ type Controller struct {
 	wg     sync.WaitGroup // supervisors and stoppers
 
 	// Owned by Run.
-	apps    map[string]*application // by name, including those being deleted
+	apps    map[string]*appRun // by name, including those being deleted
 	applied *config.Config
 	slices  *Slices // TPU slices of the worker groups, held by replica id
 
@@ -51,8 +51,10 @@ type Controller struct {
 	shuttingDown bool
 	eventLog     *EventLog // what happened, for the dashboard; written by Run
 
-	mu       sync.Mutex
-	snapshot Snapshot
+	// Status for readers: the last snapshot and the live objects behind it,
+	// published together by Run when version moved past published.
+	version, published uint64
+	status             atomic.Pointer[publishedStatus]
 }
 
 // Options configure a Controller.
@@ -64,8 +66,9 @@ type Options struct {
 	// Self is the path of the running gantry executable, for commands that
 	// start with "gantry".
 	Self string
-	// Now is the clock; default time.Now.
-	Now func() time.Time
+	// Clock is the time source of the control loop, the crash backoff, the
+	// autoscaler and the health checks; default real time.
+	Clock Clock
 	// Store keeps the applied config across restarts; nil keeps nothing.
 	Store *Store
 	// Follower starts the controller following instead of reconciling
@@ -78,8 +81,8 @@ type Options struct {
 
 // NewController returns a controller; call Run to start it.
 func NewController(o Options) *Controller {
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = realClock{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -91,7 +94,7 @@ func NewController(o Options) *Controller {
 		log:     o.Logger,
 		self:    o.Self,
 		store:   o.Store,
-		now:     o.Now,
+		clock:   o.Clock,
 		newID:   randomID,
 		health: &http.Client{Transport: &http.Transport{
 			MaxIdleConnsPerHost: 1,
@@ -101,11 +104,12 @@ func NewController(o Options) *Controller {
 		applyc: make(chan applyReq),
 		events: make(chan event, 64),
 		wake:   make(chan struct{}, 1),
-		apps:   map[string]*application{},
+		apps:   map[string]*appRun{},
 		detach: o.Detach,
 
-		eventLog: NewEventLog(DefaultEventLogSize, o.Now),
+		eventLog: NewEventLog(DefaultEventLogSize, o.Clock.Now),
 	}
+	c.status.Store(&publishedStatus{snap: &Snapshot{}, live: &liveIndex{}})
 	c.leading.Store(!o.Follower)
 	c.lead = !o.Follower
 	c.adoptNeeded = c.lead // adopt what exists once the first config is applied
@@ -160,28 +164,33 @@ func (c *Controller) take(ctx context.Context, cfg *config.Config) error {
 // Run reconciles until ctx ends, then drains and stops every replica and
 // returns once they are all gone.
 func (c *Controller) Run(ctx context.Context) error {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
+	tick := c.clock.After(passEvery)
 	for {
 		select {
 		case req := <-c.applyc:
 			c.apply(req.cfg)
-			c.syncLeadership()
-			c.reconcile()
-			c.publishStatus() // readers see the new config once Apply returns
+			c.pass() // readers see the new config once Apply returns
 			close(req.done)
+			continue
 		case ev := <-c.events:
 			c.handle(ev)
-		case <-tick.C:
+		case <-tick:
+			tick = c.clock.After(passEvery)
 		case <-c.wake:
 		case <-ctx.Done():
 			c.shutdown()
 			return nil
 		}
-		c.syncLeadership()
-		c.reconcile()
-		c.publishStatus()
+		c.pass()
 	}
+}
+
+// pass is one round of the loop: follow leadership, reconcile every
+// deployment, publish the status if it changed.
+func (c *Controller) pass() {
+	c.syncLeadership()
+	c.reconcile()
+	c.publishStatus()
 }
 
 // wakeUp asks the loop to reconcile now; it never blocks (the router calls

@@ -4,14 +4,50 @@
 // per-deployment specs) is package deploy/config; the controller takes a
 // *config.Config and reads it through config.Config.Specs.
 //
-// # Controller and backends
+// # The control loop
 //
-// The controller compares the desired deployments with the replicas it
-// observes, drives rollouts and reports status; it never speaks HTTP to
-// clients. It starts replicas through a Backend: child processes in package
-// deploy/local, pods in deploy/kubernetes (the only package that imports
-// client-go). A Backend knows nothing of routing or health; the controller
-// owns both.
+// One goroutine, Run, owns all of the controller's state and reconciles
+// level-triggered: on every pass (a config applied, a supervisor's report,
+// a request queued, or every 100 ms of its Clock)
+// it compares the desired deployments with the replicas it observes and
+// acts: starts replicas (at most a fifth more than the target, at least one,
+// while a code change rolls out), adds them to the router's pool after their
+// first healthy check, reconfigures them in place when only user_config
+// changed, drains and stops old ones only while the serving ones stay at the
+// target, restarts crashed ones after a backoff (0.5 s doubling to 10 s), and
+// gives up (DEPLOY_FAILED) after a run of replicas failing before they are
+// healthy, leaving the old version serving. Replica lifecycles (start, wait
+// for the first healthy check, health watch, drain and stop) run in
+// supervisor goroutines that report back through events. Run ends by
+// stopping every replica and waiting for every goroutine it started.
+//
+// Everything the controller times goes through Options.Clock: the loop's
+// passes, the backoff, the autoscaler's delays and the waits between health
+// checks, so tests drive time. The controller's unit tests run it on a fake
+// Backend and a fake clock; end-to-end tests with real processes are in
+// serve and cmd/gantry.
+//
+// # Status
+//
+// Readers (the REST API, the CLI through it, the dashboard, metrics) get a
+// Snapshot: a plain immutable value, published through an atomic pointer and
+// rebuilt only when the loop's state changed, so reading it takes no lock
+// and two reads with no change in between return the same pointer. It holds
+// no live object; what changes with every request (queued and in-flight
+// requests, request counters) is read from the router with Traffic, and a
+// replica's output with ReplicaLog. A deployment is seen from four sides,
+// each with its own type: config.Deployment (as written), deploymentRun (the
+// controller's record), DeploymentStatus (in a Snapshot) and
+// router.Deployment (its pool and queue). Status messages say what went
+// wrong in the user's terms: a replica that exited says with what exit
+// status, with its last log lines.
+//
+// # Backends
+//
+// The controller starts replicas through a Backend: child processes in
+// package deploy/local, pods in deploy/kubernetes (the only package that
+// imports client-go). A Backend knows nothing of routing or health; the
+// controller owns both, and never speaks HTTP to clients.
 //
 // Backends whose replicas live elsewhere implement optional interfaces: a
 // PlacedInstance waits to be placed (a pod waiting for a node and an IP) and
@@ -22,8 +58,12 @@
 // mirrors them into its router pools, never starting or stopping one.
 // Options.Detach leaves replicas running when Run ends. Store keeps the
 // applied config in the state dir (applied.json) so a restarted gateway
-// brings its applications back; Slices allocates the slices of worker
-// groups to replicas, and TPUEnv gives each member its TPU environment.
+// brings its applications back (Restore); Slices allocates the slices of
+// worker groups to replicas (a replica without a free slice waits PENDING,
+// and a code change on a group with no spare slice replaces replicas in
+// place, one slice at a time), and TPUEnv gives each member its TPU
+// environment.
+//
 // The control loop records what it does and sees in an EventLog (the last
 // 1000 events: configs applied, replicas starting, healthy, draining,
 // stopped, crashed with their exit code, failing health checks, scale

@@ -108,7 +108,7 @@ func (l *EventLog) Since(after uint64) ([]Event, <-chan struct{}) {
 }
 
 // record adds an event about deployment d (and replica r, if not nil).
-func (c *Controller) record(kind EventKind, level string, d *deployment, r *replicaRun, msg string) {
+func (c *Controller) record(kind EventKind, level string, d *deploymentRun, r *replicaRun, msg string) {
 	e := Event{Kind: kind, Level: level, Message: msg}
 	if d != nil {
 		e.Application, e.Deployment = d.spec.Application, d.spec.Name
@@ -117,12 +117,13 @@ func (c *Controller) record(kind EventKind, level string, d *deployment, r *repl
 		e.Replica = r.id
 	}
 	c.eventLog.Add(e)
+	c.touch()
 }
 
 // recordFailure adds the event for a failed replica: a crash with its exit
 // code when its process exited (an Instance.Err with an ExitCode method,
 // as *exec.ExitError has), else a failed health check or start.
-func (c *Controller) recordFailure(d *deployment, r *replicaRun, msg string) {
+func (c *Controller) recordFailure(d *deploymentRun, r *replicaRun, msg string) {
 	e := Event{Level: "error", Message: msg, Application: d.spec.Application, Deployment: d.spec.Name, Replica: r.id}
 	switch {
 	case r.inst != nil && exited(r.inst):
@@ -140,6 +141,7 @@ func (c *Controller) recordFailure(d *deployment, r *replicaRun, msg string) {
 		e.Kind = EventReplicaFailed
 	}
 	c.eventLog.Add(e)
+	c.touch()
 }
 
 // exited reports whether a member of inst has exited.
@@ -156,7 +158,7 @@ func exited(inst Instance) bool {
 func (c *Controller) Events() *EventLog { return c.eventLog }
 
 // stopReason says why r is being stopped, for the event log.
-func stopReason(d *deployment, r *replicaRun) string {
+func stopReason(d *deploymentRun, r *replicaRun) string {
 	switch {
 	case r.state == replica.Recovering:
 		return "taken out of the pool after it failed"

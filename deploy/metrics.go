@@ -53,11 +53,12 @@ func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, d := range m.c.Status() {
+		traffic := m.c.Traffic(d.Application, d.Deployment)
 		counts := map[replica.State]int{}
 		for _, r := range d.Replicas {
 			counts[r.State]++
 			if r.State == replica.Running {
-				ch <- prometheus.MustNewConstMetric(m.inflight, prometheus.GaugeValue, float64(r.Inflight()),
+				ch <- prometheus.MustNewConstMetric(m.inflight, prometheus.GaugeValue, float64(traffic.Inflight[r.ID]),
 					d.Application, d.Deployment, r.ID)
 			}
 		}
@@ -65,7 +66,7 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(m.replicas, prometheus.GaugeValue, float64(counts[s]),
 				d.Application, d.Deployment, string(s))
 		}
-		ch <- prometheus.MustNewConstMetric(m.queued, prometheus.GaugeValue, float64(d.Queued()), d.Application, d.Deployment)
+		ch <- prometheus.MustNewConstMetric(m.queued, prometheus.GaugeValue, float64(traffic.Queued), d.Application, d.Deployment)
 		ch <- prometheus.MustNewConstMetric(m.target, prometheus.GaugeValue, float64(d.Target), d.Application, d.Deployment)
 		if a := d.Autoscaler; a != nil {
 			ch <- prometheus.MustNewConstMetric(m.load, prometheus.GaugeValue, a.Load, d.Application, d.Deployment)

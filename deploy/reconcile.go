@@ -13,22 +13,30 @@ import (
 	"gantry.dev/gantry/router"
 )
 
-// application is the controller's record of one application.
-type application struct {
+// The controller's own records, owned by Run. Four types describe a
+// deployment, each from its side: config.Deployment is the deployment as
+// written in the config (config.DeploymentSpec with defaults applied);
+// deploymentRun is the controller's record of it; DeploymentStatus is the
+// copy readers get in a Snapshot; router.Deployment is its pool and queue as
+// the router routes to them. Applications likewise: config.Application,
+// appRun, AppStatus.
+
+// appRun is the controller's record of one application.
+type appRun struct {
 	name        string
 	routePrefix string
 	config      config.Application
 	deployedAt  time.Time
 	deleting    bool // removed from the config; gone once its replicas are
-	deployments []*deployment
+	deployments []*deploymentRun
 }
 
-// deployment is the controller's record of one deployment: what is wanted
-// and the replicas that exist.
-type deployment struct {
+// deploymentRun is the controller's record of one deployment: what is
+// wanted and the replicas that exist.
+type deploymentRun struct {
 	spec     config.DeploymentSpec
 	config   config.Deployment
-	rt       *router.Deployment
+	routed   *router.Deployment // what the router routes the deployment's requests with
 	replicas []*replicaRun
 	target   int
 
@@ -68,6 +76,7 @@ type replicaRun struct {
 // of existing ones change in place, removed applications and deployments
 // are stopped.
 func (c *Controller) apply(cfg *config.Config) {
+	c.touch()
 	now := c.now()
 	c.eventLog.Add(Event{Kind: EventConfigApplied, Message: appliedMessage(cfg)})
 	specs := map[[2]string]config.DeploymentSpec{}
@@ -86,7 +95,7 @@ func (c *Controller) apply(cfg *config.Config) {
 		listed[name] = true
 		app := c.apps[name]
 		if app == nil || app.deleting {
-			app = &application{name: name}
+			app = &appRun{name: name}
 			c.apps[name] = app
 		}
 		if changed(app.config, ac) || app.deployedAt.IsZero() {
@@ -94,7 +103,7 @@ func (c *Controller) apply(cfg *config.Config) {
 		}
 		app.config = ac
 		app.routePrefix, _ = ac.Route()
-		var kept []*deployment
+		var kept []*deploymentRun
 		for _, d := range app.deployments {
 			if _, ok := specs[[2]string{name, d.spec.Name}]; ok {
 				kept = append(kept, d)
@@ -108,8 +117,8 @@ func (c *Controller) apply(cfg *config.Config) {
 			d := app.find(dc.Name)
 			isNew := d == nil
 			if isNew {
-				d = &deployment{rt: router.NewDeployment(name, dc.Name, routing(s), c.metrics)}
-				d.rt.OnQueue(c.wakeUp)
+				d = &deploymentRun{routed: router.NewDeployment(name, dc.Name, routing(s), c.metrics)}
+				d.routed.OnQueue(c.wakeUp)
 				app.deployments = append(app.deployments, d)
 			}
 			if d.status == "" || changed(d.config, dc) {
@@ -123,14 +132,14 @@ func (c *Controller) apply(cfg *config.Config) {
 			d.spec, d.config, d.target = s, dc, s.NumReplicas
 			d.group = groups[[2]string{name, dc.Name}]
 			d.configureScaling(isNew)
-			d.rt.Update(routing(s))
+			d.routed.Update(routing(s))
 			if s.Ingress && s.RoutePrefix != "" {
-				routes = append(routes, router.Route{Prefix: s.RoutePrefix, Application: name, Deployment: d.rt})
+				routes = append(routes, router.Route{Prefix: s.RoutePrefix, Application: name, Deployment: d.routed})
 			}
 			if s.Ingress {
-				ingress[name] = d.rt
+				ingress[name] = d.routed
 			}
-			all = append(all, d.rt)
+			all = append(all, d.routed)
 		}
 	}
 	for name, app := range c.apps {
@@ -153,7 +162,7 @@ func changed(a, b any) bool {
 	return string(ja) != string(jb)
 }
 
-func (a *application) find(name string) *deployment {
+func (a *appRun) find(name string) *deploymentRun {
 	for _, d := range a.deployments {
 		if d.spec.Name == name {
 			return d
@@ -163,8 +172,8 @@ func (a *application) find(name string) *deployment {
 }
 
 // sortedApps returns the applications by name.
-func (c *Controller) sortedApps() []*application {
-	apps := make([]*application, 0, len(c.apps))
+func (c *Controller) sortedApps() []*appRun {
+	apps := make([]*appRun, 0, len(c.apps))
 	for _, a := range c.apps {
 		apps = append(apps, a)
 	}
@@ -190,22 +199,53 @@ func (c *Controller) reconcile() {
 	for name, app := range c.apps {
 		left := 0
 		for _, d := range app.deployments {
+			before := d.view()
 			if c.lead { // a follower only mirrors (syncLeadership)
 				c.autoscale(d, now)
 				c.reconcileDeployment(d, now)
 			}
 			c.notePending(d)
 			c.updateStatus(d)
+			if d.view() != before {
+				c.touch()
+			}
 			left += len(d.replicas)
 		}
 		if app.deleting && left == 0 {
 			delete(c.apps, name)
+			c.touch()
 		}
 	}
 }
 
+// deploymentView is what the snapshot shows of a deployment that can change
+// in a pass without an event: its derived status and message, its target,
+// what the autoscaler last saw, and which replicas wait to be placed.
+type deploymentView struct {
+	status   DeploymentState
+	trigger  Trigger
+	message  string
+	target   int
+	replicas int
+	pending  int
+	scaled   AutoscalerStatus
+}
+
+func (d *deploymentRun) view() deploymentView {
+	v := deploymentView{status: d.status, trigger: d.trigger, message: d.message, target: d.target, replicas: len(d.replicas)}
+	for _, r := range d.replicas {
+		if pendingReason(r) != "" {
+			v.pending++
+		}
+	}
+	if s := d.scaler; s != nil {
+		v.scaled = AutoscalerStatus{Load: s.load, Wanted: s.decision.Wanted, Reason: s.decision.Reason}
+	}
+	return v
+}
+
 // updateStatus derives the deployment's status from its replicas.
-func (c *Controller) updateStatus(d *deployment) {
+func (c *Controller) updateStatus(d *deploymentRun) {
 	if d.status == DeploymentDeployFailed || d.trigger == TriggerDeleting {
 		return
 	}
@@ -245,7 +285,7 @@ func deployFailedAfter(target int) int {
 	return max(3, min(3*target, 20))
 }
 
-func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
+func (c *Controller) reconcileDeployment(d *deploymentRun, now time.Time) {
 	var cur, old []*replicaRun
 	for _, r := range d.replicas {
 		switch {
@@ -292,8 +332,10 @@ func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
 	// A worker group with no spare slice: the new replica waits for a slice
 	// that only an old one can free, so replace in place, one slice at a
 	// time: capacity dips by one slice while the rest keep serving (never
-	// twice the TPUs, unlike a blue/green upgrade).
-	if len(old) > 0 && d.group != nil && c.slices.Free(d.group.Name) == 0 && !c.stoppingOld(d) {
+	// twice the TPUs, unlike a blue/green upgrade). The next old replica
+	// goes only once the new one on the freed slice serves, so capacity
+	// never dips by more than that one slice.
+	if len(old) > 0 && d.group != nil && c.slices.Free(d.group.Name) == 0 && !c.stoppingOld(d) && !launching(cur) {
 		for _, r := range cur {
 			if r.state == replica.Pending && !r.stopping {
 				c.stopReplica(d, old[0])
@@ -323,7 +365,7 @@ func (c *Controller) reconcileDeployment(d *deployment, now time.Time) {
 
 // stoppingOld reports whether an old-version replica of d is still being
 // stopped (its slice not yet free).
-func (c *Controller) stoppingOld(d *deployment) bool {
+func (c *Controller) stoppingOld(d *deploymentRun) bool {
 	for _, r := range d.replicas {
 		if r.stopping && r.version != d.spec.CodeVersion {
 			return true
@@ -332,24 +374,32 @@ func (c *Controller) stoppingOld(d *deployment) bool {
 	return false
 }
 
+// launching reports whether a replica of rs has been launched (it holds its
+// slice, if any) but does not serve yet.
+func launching(rs []*replicaRun) bool {
+	return slices.ContainsFunc(rs, func(r *replicaRun) bool {
+		return !r.stopping && r.state == replica.Starting
+	})
+}
+
 // serving reports whether r takes requests: healthy and in the pool.
 func serving(r *replicaRun) bool {
 	return !r.stopping && (r.state == replica.Running || r.state == replica.Updating)
 }
 
 // publishPool gives the router the deployment's running replicas.
-func (c *Controller) publishPool(d *deployment) {
+func (c *Controller) publishPool(d *deploymentRun) {
 	var pool []*router.Replica
 	for _, r := range d.replicas {
 		if serving(r) && r.rep != nil {
 			pool = append(pool, r.rep)
 		}
 	}
-	d.rt.SetReplicas(pool)
+	d.routed.SetReplicas(pool)
 }
 
 // stopAll stops every replica of d (the deployment was removed).
-func (c *Controller) stopAll(d *deployment) {
+func (c *Controller) stopAll(d *deploymentRun) {
 	d.target = 0
 	for _, r := range slices.Clone(d.replicas) { // stopping may drop records
 		if !r.stopping {

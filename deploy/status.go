@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"slices"
 	"time"
 
 	"gantry.dev/gantry/deploy/config"
@@ -9,7 +10,14 @@ import (
 )
 
 // Snapshot is everything the controller last observed, for the REST API,
-// the CLI and metrics. It is a copy: readers may keep it.
+// the CLI, the dashboard and metrics. It is a plain value, immutable once
+// published: readers share it and must not modify it. It holds no live
+// object (no router deployment or replica, no Instance); what changes with
+// every request (queued and in-flight requests, request counters) is read
+// with Controller.Traffic instead, and replica logs with
+// Controller.ReplicaLog. The controller publishes a new Snapshot only when
+// its state changed, so two reads with no change in between return the same
+// pointer.
 type Snapshot struct {
 	// Config is the applied config; nil when none was applied.
 	Config *config.Config
@@ -47,7 +55,6 @@ type DeploymentStatus struct {
 	Replicas []ReplicaStatus
 	// Autoscaler is the last autoscaling decision; nil unless autoscaling.
 	Autoscaler *AutoscalerStatus
-	router     *router.Deployment
 }
 
 // AutoscalerStatus is what the autoscaler last saw and decided.
@@ -75,19 +82,6 @@ type ReplicaStatus struct {
 	Slice int
 	// Members are its processes, one per host of its slice (member 0 takes the traffic).
 	Members []Member
-	rep     *router.Replica
-	inst    Instance // nil until started
-}
-
-// Queued is the number of the deployment's requests waiting for a replica now.
-func (s DeploymentStatus) Queued() int64 { return s.router.Queued() }
-
-// Inflight is the number of requests the replica is serving now.
-func (r ReplicaStatus) Inflight() int64 {
-	if r.rep == nil {
-		return 0
-	}
-	return r.rep.Inflight()
 }
 
 // Status returns every deployment as last observed, sorted by application
@@ -100,16 +94,37 @@ func (c *Controller) Status() []DeploymentStatus {
 	return out
 }
 
-// Snapshot returns what the controller last observed.
-func (c *Controller) Snapshot() Snapshot {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.snapshot
+// Snapshot returns what the controller last observed. It takes no lock: the
+// snapshot is published whole through an atomic pointer.
+func (c *Controller) Snapshot() *Snapshot { return c.status.Load().snap }
+
+// publishedStatus is a snapshot and the live objects behind it, published
+// as one so that readers of both see the same state.
+type publishedStatus struct {
+	snap *Snapshot
+	live *liveIndex
 }
 
-// publishStatus copies the loop's state for readers.
+// touch notes that the loop's state changed: the next pass publishes a new
+// snapshot.
+func (c *Controller) touch() { c.version++ }
+
+// publishStatus publishes a new snapshot if the loop's state changed since
+// the last one.
 func (c *Controller) publishStatus() {
-	snap := Snapshot{Config: c.applied}
+	if c.version == c.published {
+		return
+	}
+	c.published = c.version
+	snap, live := c.buildSnapshot()
+	c.status.Store(&publishedStatus{snap: snap, live: live})
+}
+
+// buildSnapshot copies the loop's state into a new snapshot, and indexes the
+// live objects behind it for Traffic and ReplicaLog.
+func (c *Controller) buildSnapshot() (*Snapshot, *liveIndex) {
+	snap := &Snapshot{Config: c.applied}
+	live := &liveIndex{deployments: map[[2]string]*router.Deployment{}, replicas: map[string]liveReplica{}}
 	for _, app := range c.sortedApps() {
 		as := AppStatus{
 			Name: app.name, RoutePrefix: app.routePrefix, LastDeployedTime: app.deployedAt, Config: app.config,
@@ -118,26 +133,27 @@ func (c *Controller) publishStatus() {
 			ds := DeploymentStatus{
 				Application: app.name, Deployment: d.spec.Name, RoutePrefix: app.routePrefix,
 				Status: d.status, Trigger: d.trigger, Message: d.message, Target: d.target,
-				Config: d.config, Spec: d.spec, router: d.rt,
+				Config: d.config, Spec: d.spec,
 			}
+			live.deployments[[2]string{app.name, d.spec.Name}] = d.routed
 			if sc := d.scaler; sc != nil {
 				ds.Autoscaler = &AutoscalerStatus{Load: sc.load, Wanted: sc.decision.Wanted, Reason: sc.decision.Reason}
 			}
 			for _, r := range d.replicas {
 				rs := ReplicaStatus{ID: r.id, State: r.state, StartedAt: r.startedAt, Version: r.version,
-					Group: r.group, Slice: r.slice, rep: r.rep}
+					Group: r.group, Slice: r.slice}
 				if pendingReason(r) != "" {
 					rs.State = replica.Pending
 				}
 				if r.inst != nil {
-					rs.inst = r.inst
 					rs.Address = r.inst.Address()
 					rs.LogPath = r.inst.LogPath()
-					rs.Members = r.inst.Members()
+					rs.Members = slices.Clone(r.inst.Members())
 					if len(rs.Members) > 0 {
 						rs.PID = rs.Members[0].PID
 					}
 				}
+				live.replicas[r.id] = liveReplica{rep: r.rep, inst: r.inst}
 				ds.Replicas = append(ds.Replicas, rs)
 			}
 			as.Deployments = append(as.Deployments, ds)
@@ -150,9 +166,7 @@ func (c *Controller) publishStatus() {
 		as.Message = appMessage(as)
 		snap.Applications = append(snap.Applications, as)
 	}
-	c.mu.Lock()
-	c.snapshot = snap
-	c.mu.Unlock()
+	return snap, live
 }
 
 // appMessage is the application's message: what is wrong with its

@@ -27,7 +27,7 @@ const (
 
 type event struct {
 	kind eventKind
-	d    *deployment
+	d    *deploymentRun
 	r    *replicaRun
 	inst Instance
 	err  error
@@ -44,7 +44,7 @@ func (c *Controller) send(ev event) { c.events <- ev }
 // its deployment needs one; else at once), launches it: a supervisor starts
 // the process and waits for its first healthy check, then the loop watches
 // it. Without a free slice the replica waits in PENDING.
-func (c *Controller) startReplica(d *deployment, now time.Time) *replicaRun {
+func (c *Controller) startReplica(d *deploymentRun, now time.Time) *replicaRun {
 	s := d.spec
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replicaRun{
@@ -62,7 +62,7 @@ func (c *Controller) startReplica(d *deployment, now time.Time) *replicaRun {
 }
 
 // launch starts r's supervisor.
-func (c *Controller) launch(d *deployment, r *replicaRun) {
+func (c *Controller) launch(d *deploymentRun, r *replicaRun) {
 	s := d.spec
 	r.state = replica.Starting
 	spec := ReplicaSpec{
@@ -81,7 +81,7 @@ func (c *Controller) launch(d *deployment, r *replicaRun) {
 }
 
 // placePending launches PENDING replicas of d for which a slice is free.
-func (c *Controller) placePending(d *deployment) {
+func (c *Controller) placePending(d *deploymentRun) {
 	for _, r := range d.replicas {
 		if r.state == replica.Pending && !r.stopping && c.takeSlice(d, r) {
 			c.launch(d, r)
@@ -92,7 +92,7 @@ func (c *Controller) placePending(d *deployment) {
 
 // forget drops a replica that has no process (any more): it leaves the
 // deployment's records and gives back its slice.
-func (c *Controller) forget(d *deployment, r *replicaRun) {
+func (c *Controller) forget(d *deploymentRun, r *replicaRun) {
 	r.cancel()
 	c.releaseSlice(r)
 	d.replicas = slices.DeleteFunc(d.replicas, func(x *replicaRun) bool { return x == r })
@@ -101,7 +101,7 @@ func (c *Controller) forget(d *deployment, r *replicaRun) {
 // checker returns a health checker with the deployment's settings.
 func (c *Controller) checker(s config.DeploymentSpec) *replica.Checker {
 	ch := &replica.Checker{
-		Client: c.health, Path: s.HealthPath,
+		Client: c.health, Clock: c.clock, Path: s.HealthPath,
 		Period: s.HealthCheckPeriod, Timeout: s.HealthCheckTimeout, FailureThreshold: 3,
 	}
 	if s.Protocol == "grpc" {
@@ -113,7 +113,7 @@ func (c *Controller) checker(s config.DeploymentSpec) *replica.Checker {
 // watch checks a running replica's health until it fails or the watch is
 // cancelled: when the replica stops, or to restart the watch with new
 // health settings (health_check_period_s and _timeout_s change in place).
-func (c *Controller) watch(d *deployment, r *replicaRun) {
+func (c *Controller) watch(d *deploymentRun, r *replicaRun) {
 	if r.stopWatch != nil {
 		r.stopWatch()
 	}
@@ -136,7 +136,7 @@ func healthSettings(s config.DeploymentSpec) [2]time.Duration {
 
 // supervise runs one replica's life until it fails or ctx is cancelled
 // (the controller stops it).
-func (c *Controller) supervise(ctx context.Context, d *deployment, r *replicaRun, spec ReplicaSpec, checker *replica.Checker) {
+func (c *Controller) supervise(ctx context.Context, d *deploymentRun, r *replicaRun, spec ReplicaSpec, checker *replica.Checker) {
 	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
 	inst, err := c.backend.Start(startCtx, spec)
 	cancelStart()
@@ -149,7 +149,7 @@ func (c *Controller) supervise(ctx context.Context, d *deployment, r *replicaRun
 
 // awaitReady waits for a started replica's members to be placed (see
 // PlacedInstance) and for its first healthy check, and reports either.
-func (c *Controller) awaitReady(ctx context.Context, d *deployment, r *replicaRun, inst Instance, checker *replica.Checker, command []string) {
+func (c *Controller) awaitReady(ctx context.Context, d *deploymentRun, r *replicaRun, inst Instance, checker *replica.Checker, command []string) {
 	if p, ok := inst.(PlacedInstance); ok {
 		select {
 		case <-p.Placed():
@@ -159,12 +159,17 @@ func (c *Controller) awaitReady(ctx context.Context, d *deployment, r *replicaRu
 		}
 	}
 	readyCtx, cancelReady := context.WithCancel(ctx)
-	report := time.AfterFunc(startupReport, func() {
-		c.log.Warn("replica is not healthy yet", "replica", r.id, "waited", startupReport,
-			"command", command, "last_log_lines", strings.Join(tail(inst), "\n"))
-	})
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-c.clock.After(startupReport):
+			c.log.Warn("replica is not healthy yet", "replica", r.id, "waited", startupReport,
+				"command", command, "last_log_lines", strings.Join(tail(inst), "\n"))
+		case <-readyCtx.Done():
+		}
+	}()
 	err := checker.WaitReady(readyCtx, inst.Address(), inst.Done())
-	report.Stop()
 	cancelReady()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -177,6 +182,7 @@ func (c *Controller) awaitReady(ctx context.Context, d *deployment, r *replicaRu
 
 // handle applies a supervisor's report.
 func (c *Controller) handle(ev event) {
+	c.touch()
 	d, r := ev.d, ev.r
 	switch ev.kind {
 	case evStarted:
@@ -230,7 +236,8 @@ func (c *Controller) handle(ev event) {
 
 // reconfigure sends the deployment's user_config to r in the background;
 // r keeps serving meanwhile, in state UPDATING.
-func (c *Controller) reconfigure(d *deployment, r *replicaRun) {
+func (c *Controller) reconfigure(d *deploymentRun, r *replicaRun) {
+	c.touch()
 	r.reconfiguring, r.state = true, replica.Updating
 	sent, addr, timeout := d.spec.UserConfig, r.inst.Address(), d.spec.HealthCheckTimeout
 	grpcReplica := d.spec.Protocol == "grpc"
@@ -249,7 +256,7 @@ func (c *Controller) reconfigure(d *deployment, r *replicaRun) {
 
 // failed takes a failed replica out of service, stops what is left of it,
 // and delays the next start by the crash backoff.
-func (c *Controller) failed(d *deployment, r *replicaRun, err error) {
+func (c *Controller) failed(d *deploymentRun, r *replicaRun, err error) {
 	now := c.now()
 	wait := d.backoff.Next(now, r.healthyAt)
 	d.nextStart = now.Add(wait)
@@ -258,11 +265,7 @@ func (c *Controller) failed(d *deployment, r *replicaRun, err error) {
 		exit = r.inst.Err().Error()
 	}
 	lines := tail(r.inst)
-	if r.healthyAt.IsZero() {
-		d.message = fmt.Sprintf("replica %s failed before becoming healthy: %v", r.id, err)
-	} else {
-		d.message = fmt.Sprintf("replica %s failed: %v", r.id, err)
-	}
+	d.message = failureMessage(r, err, exit)
 	if len(lines) > 0 {
 		d.message += "; last log lines:\n" + strings.Join(lines, "\n")
 	}
@@ -286,10 +289,27 @@ func (c *Controller) failed(d *deployment, r *replicaRun, err error) {
 	c.stopReplica(d, r)
 }
 
+// failureMessage says how r failed: with its exit status ("exit status 3",
+// "signal: killed") when its process ended, else with err (a failed start
+// or health check).
+func failureMessage(r *replicaRun, err error, exit string) string {
+	early := ""
+	if r.healthyAt.IsZero() {
+		early = " before becoming healthy"
+	}
+	if exit != "" && errors.Is(err, replica.ErrExited) {
+		return fmt.Sprintf("replica %s exited with %s%s", r.id, exit, early)
+	}
+	if exit != "" {
+		return fmt.Sprintf("replica %s failed%s: %v (then exited with %s)", r.id, early, err, exit)
+	}
+	return fmt.Sprintf("replica %s failed%s: %v", r.id, early, err)
+}
+
 // stopReplica takes r out of routing and stops it in the background:
 // drain in-flight requests (up to graceful_shutdown_timeout_s), SIGTERM,
 // SIGKILL after the same timeout.
-func (c *Controller) stopReplica(d *deployment, r *replicaRun) {
+func (c *Controller) stopReplica(d *deploymentRun, r *replicaRun) {
 	if r.stopping {
 		return
 	}
@@ -308,7 +328,7 @@ func (c *Controller) stopReplica(d *deployment, r *replicaRun) {
 	// Otherwise the backend is still starting it; evStarted finishes the stop.
 }
 
-func (c *Controller) finishStop(d *deployment, r *replicaRun) {
+func (c *Controller) finishStop(d *deploymentRun, r *replicaRun) {
 	grace := d.spec.GracefulShutdownTimeout
 	inst, rep, detached := r.inst, r.rep, c.detached()
 	c.wg.Add(1)

@@ -24,7 +24,7 @@ func (c *Controller) placeOn(groups []config.WorkerGroup) {
 }
 
 // findReplica finds a replica by id.
-func (c *Controller) findReplica(id string) (*deployment, *replicaRun) {
+func (c *Controller) findReplica(id string) (*deploymentRun, *replicaRun) {
 	for _, app := range c.apps {
 		for _, d := range app.deployments {
 			for _, r := range d.replicas {
@@ -39,7 +39,7 @@ func (c *Controller) findReplica(id string) (*deployment, *replicaRun) {
 
 // takeSlice gives r a whole free slice of d's worker group and reports
 // whether it got one; a replica of a deployment without TPU needs none.
-func (c *Controller) takeSlice(d *deployment, r *replicaRun) bool {
+func (c *Controller) takeSlice(d *deploymentRun, r *replicaRun) bool {
 	if d.group == nil {
 		return true
 	}

@@ -171,7 +171,7 @@ func (s *Server) getGantryApplications(w http.ResponseWriter, _ *http.Request) {
 }
 
 // currentConfig is the applied config, else the one the server started with.
-func (s *Server) currentConfig(snap deploy.Snapshot) *config.Config {
+func (s *Server) currentConfig(snap *deploy.Snapshot) *config.Config {
 	if snap.Config != nil {
 		return snap.Config
 	}
@@ -179,7 +179,7 @@ func (s *Server) currentConfig(snap deploy.Snapshot) *config.Config {
 }
 
 // rayInstance builds Ray's ServeInstanceDetails from a snapshot.
-func (s *Server) rayInstance(snap deploy.Snapshot) RayServeInstanceDetails {
+func (s *Server) rayInstance(snap *deploy.Snapshot) RayServeInstanceDetails {
 	cur := s.currentConfig(snap)
 	v := RayServeInstanceDetails{
 		ControllerInfo: s.actor("SERVE_CONTROLLER_ACTOR"),

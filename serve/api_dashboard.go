@@ -35,9 +35,9 @@ type dashboard struct {
 	poll time.Duration
 }
 
-func newDashboard(snapshot func() deploy.Snapshot) *dashboard {
+func newDashboard(snapshot func() *deploy.Snapshot, traffic func(app, dep string) deploy.Traffic) *dashboard {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &dashboard{sampler: &Sampler{Snapshot: snapshot}, streams: ctx, endStreams: cancel, poll: 250 * time.Millisecond}
+	return &dashboard{sampler: &Sampler{Snapshot: snapshot, Traffic: traffic}, streams: ctx, endStreams: cancel, poll: 250 * time.Millisecond}
 }
 
 // maxLogLines bounds ?lines= of the log endpoint.
@@ -165,19 +165,20 @@ func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rs, ok := s.controller.Snapshot().Replica(id)
+	rl, _ := s.controller.ReplicaLog(id)
 	if !ok {
 		textError(w, http.StatusNotFound, "replica "+strconv.Quote(id)+" not found; GET /api/gantry/applications lists the replicas")
 		return
 	}
 	if !follow(q) {
-		lines := rs.LogTail(n)
+		lines := rl.Tail(n)
 		if lines == nil {
 			lines = []string{}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"replica": id, "log_file_path": rs.LogPath, "lines": lines})
 		return
 	}
-	lf, canFollow := rs.LogFollower()
+	lf, canFollow := rl.Follower()
 	f := sseStart(w)
 	if f == nil {
 		return
@@ -190,7 +191,7 @@ func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) {
 		f.Flush()
 	}
 	if !canFollow {
-		send(rs.LogTail(n))
+		send(rl.Tail(n))
 		io.WriteString(w, "event: end\ndata: \"this backend cannot follow logs\"\n\n")
 		return
 	}

@@ -97,9 +97,9 @@ type GantryMember struct {
 	LogPath string `json:"log_file_path"`
 }
 
-func (s *Server) gantryInstance(snap deploy.Snapshot) GantryInstance {
+func (s *Server) gantryInstance(snap *deploy.Snapshot) GantryInstance {
 	v := GantryInstance{
-		RayServeInstanceDetails: s.rayInstance(deploy.Snapshot{Config: snap.Config}),
+		RayServeInstanceDetails: s.rayInstance(&deploy.Snapshot{Config: snap.Config}),
 		Applications:            map[string]GantryApplication{},
 		Config:                  snap.Config,
 	}
@@ -110,13 +110,14 @@ func (s *Server) gantryInstance(snap deploy.Snapshot) GantryInstance {
 			Deployments:       map[string]GantryDeployment{},
 		}
 		for _, d := range a.Deployments {
+			traffic := s.controller.Traffic(d.Application, d.Deployment)
 			gd := GantryDeployment{
 				RayDeployment: s.rayDeployment(d),
 				Replicas:      []GantryReplica{},
 				Config:        d.Config,
 				CodeVersion:   d.Spec.CodeVersion,
 				Ingress:       d.Spec.Ingress,
-				Queued:        d.Queued(),
+				Queued:        traffic.Queued,
 			}
 			if a := d.Autoscaler; a != nil {
 				gd.Autoscaler = &GantryAutoscaler{Load: a.Load, TargetReplicas: d.Target, WantedReplicas: a.Wanted, Reason: a.Reason}
@@ -126,7 +127,7 @@ func (s *Server) gantryInstance(snap deploy.Snapshot) GantryInstance {
 			}
 			gd.RayDeployment.Replicas = nil
 			for _, r := range d.Replicas {
-				gd.Replicas = append(gd.Replicas, s.gantryReplica(r))
+				gd.Replicas = append(gd.Replicas, s.gantryReplica(r, traffic.Inflight[r.ID]))
 			}
 			ga.Deployments[d.Deployment] = gd
 		}
@@ -136,13 +137,13 @@ func (s *Server) gantryInstance(snap deploy.Snapshot) GantryInstance {
 	return v
 }
 
-func (s *Server) gantryReplica(r deploy.ReplicaStatus) GantryReplica {
+func (s *Server) gantryReplica(r deploy.ReplicaStatus, inflight int64) GantryReplica {
 	gr := GantryReplica{
 		RayReplica: s.rayReplica(r),
 		State:      string(r.State),
 		Version:    r.Version,
 		Address:    r.Address,
-		Inflight:   r.Inflight(),
+		Inflight:   inflight,
 	}
 	if r.Slice >= 0 && r.Group != "" {
 		gr.Slice = &GantrySlice{Group: r.Group, Index: r.Slice}

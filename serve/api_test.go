@@ -482,7 +482,7 @@ applications:
 		t.Errorf("auto: %v", auto)
 	}
 	// Gantry's view keeps the state as it is.
-	if g := srv.gantryReplica(app.Deployments[0].Replicas[0]); g.State != "PENDING" || g.RayReplica.State != "STARTING" {
+	if g := srv.gantryReplica(app.Deployments[0].Replicas[0], 0); g.State != "PENDING" || g.RayReplica.State != "STARTING" {
 		t.Errorf("gantry replica state %q (Ray's %q), want PENDING", g.State, g.RayReplica.State)
 	}
 }

@@ -30,5 +30,8 @@
 // endpoints behind it live under /api/gantry/: the controller's events, a
 // 15-minute time series sampled once a second by Sampler (run by Server.Run),
 // replica logs, TPU slices, config validation, and /api/gantry/try/, which
-// hands a request to the ingress in-process.
+// hands a request to the ingress in-process. The API and the dashboard read
+// the controller's status as an immutable deploy.Snapshot without a lock,
+// and the numbers that change with every request (queued and in-flight
+// requests, request counters) live, through Controller.Traffic.
 package serve

@@ -60,7 +60,7 @@ func apply(t *testing.T, srv *Server, cfg *config.Config) {
 func settle(t *testing.T, srv *Server, want deploy.AppState, n int) []int {
 	t.Helper()
 	var pids []int
-	var last deploy.Snapshot
+	var last *deploy.Snapshot
 	if !testenv.Eventually(60*time.Second, func() bool {
 		last = srv.Controller().Snapshot()
 		pids = pids[:0]

@@ -122,7 +122,7 @@ func New(o Options) (*Server, error) {
 		Follower: o.Follower, Detach: o.Detach,
 	})
 	s.registry.MustRegister(deploy.NewCollector(s.controller))
-	s.dash = newDashboard(s.controller.Snapshot)
+	s.dash = newDashboard(s.controller.Snapshot, s.controller.Traffic)
 
 	var err error
 	if s.ingressLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {

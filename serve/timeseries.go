@@ -53,7 +53,10 @@ type Series struct {
 // Sampler keeps the time series of every deployment.
 type Sampler struct {
 	// Snapshot returns what the controller observed.
-	Snapshot func() deploy.Snapshot
+	Snapshot func() *deploy.Snapshot
+	// Traffic reads a deployment's queue, in-flight requests and counters
+	// now (they are not in the snapshot: they change with every request).
+	Traffic func(app, dep string) deploy.Traffic
 	// Every is the sampling interval; default 1 s.
 	Every time.Duration
 	// Now is the clock; default time.Now.
@@ -112,12 +115,13 @@ func (s *Sampler) Sample() {
 				rg = &ring{}
 				s.series[key] = rg
 			}
-			st := d.Stats()
+			traffic := s.Traffic(d.Application, d.Deployment)
+			st := traffic.Stats
 			if rg.prevT.IsZero() {
 				rg.prev, rg.prevT = st, t
 				continue // a rate needs two samples
 			}
-			rg.add(point(t, rg.prevT, st.Sub(rg.prev), d))
+			rg.add(point(t, rg.prevT, st.Sub(rg.prev), d, traffic))
 			rg.prev, rg.prevT = st, t
 		}
 	}
@@ -128,8 +132,8 @@ func (s *Sampler) Sample() {
 	}
 }
 
-func point(t, prevT time.Time, delta router.Stats, d deploy.DeploymentStatus) Point {
-	p := Point{T: unixSeconds(t), Queued: d.Queued(), Target: d.Target, Replicas: len(d.Replicas)}
+func point(t, prevT time.Time, delta router.Stats, d deploy.DeploymentStatus, traffic deploy.Traffic) Point {
+	p := Point{T: unixSeconds(t), Queued: traffic.Queued, Target: d.Target, Replicas: len(d.Replicas)}
 	if secs := t.Sub(prevT).Seconds(); secs > 0 {
 		p.RPS = round3(float64(delta.Requests) / secs)
 		p.ErrorsPS = round3(float64(delta.Errors) / secs)
@@ -137,7 +141,7 @@ func point(t, prevT time.Time, delta router.Stats, d deploy.DeploymentStatus) Po
 	p.P50Ms, p.P90Ms, p.P99Ms = ms(delta.Quantile(.5)), ms(delta.Quantile(.9)), ms(delta.Quantile(.99))
 
 	for _, r := range d.Replicas {
-		p.Inflight += r.Inflight()
+		p.Inflight += traffic.Inflight[r.ID]
 		if r.State == replica.Running {
 			p.Running++
 		}

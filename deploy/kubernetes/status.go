@@ -42,7 +42,7 @@ func (s *Services) writeStatus(ctx context.Context) {
 			continue
 		}
 		old, _, _ := unstructured.NestedMap(u.Object, "status")
-		want := statusOf(svc, snap, old, now)
+		want := statusOf(svc, *snap, old, now)
 		if equalJSON(old, want) {
 			continue
 		}

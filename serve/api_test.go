@@ -2,7 +2,6 @@ package serve
 
 import (
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -28,7 +27,8 @@ func apiGateway(t *testing.T, token string) (srv *Server, dashboard, ingress str
 	return srv, "http://" + srv.DashboardAddr(), "http://" + srv.HTTPAddr()
 }
 
-// call sends one request and returns the status, headers and body.
+// call sends one request, with token as a bearer token if not empty, and
+// returns the status, headers and body.
 func call(t *testing.T, method, url, token, body string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
@@ -38,16 +38,8 @@ func call(t *testing.T, method, url, token, body string) (int, http.Header, stri
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
+	r := testenv.Do(t, req)
+	return r.Code, r.Header, r.Body
 }
 
 // getJSON GETs url and decodes its JSON body into a generic value.

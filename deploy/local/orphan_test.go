@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // TestNoOrphansAfterGatewayKill kills a process that started replicas through
@@ -54,7 +55,7 @@ func TestNoOrphansAfterGatewayKill(t *testing.T) {
 	}
 	gateway.Wait()
 	for _, pid := range pids {
-		eventually(t, "member "+strconv.Itoa(pid)+" to die with the gateway", func() bool { return processGone(pid) })
+		testenv.WaitFor(t, 10*time.Second, "member "+strconv.Itoa(pid)+" to die with the gateway", func() bool { return processGone(pid) })
 	}
 }
 

@@ -192,18 +192,14 @@ func TestServeDrains(t *testing.T) {
 	cancel()
 
 	// The listener closes promptly; Serve keeps waiting for the request.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testenv.WaitFor(t, 5*time.Second, "the listener to stop accepting after cancel", func() bool {
 		c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.url, "http://"), time.Second)
 		if err != nil {
-			break
+			return true
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("listener still accepting after cancel")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 	select {
 	case err := <-s.done:
 		t.Fatalf("Serve returned %v with a request in flight", err)

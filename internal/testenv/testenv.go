@@ -1,9 +1,3 @@
-// Package testenv builds the programs Gantry's end-to-end tests run as real
-// processes, and holds the small helpers tests share: free ports
-// (FreePort, FreePorts, FreeAddr), HTTP requests with a timeout (Get,
-// TryGet, Call, Do), polling with a deadline instead of sleeping (WaitFor,
-// Eventually), process checks (Alive) and a concurrency-safe buffer
-// (SyncBuffer). It is imported by tests only.
 package testenv
 
 import (

@@ -269,7 +269,7 @@ func TestStopKillsProcessGroup(t *testing.T) {
 				Env:     map[string]string{"PIDFILE": pidFile},
 			})
 			child := readPID(t, pidFile)
-			if !alive(child) {
+			if !testenv.Alive(child) {
 				t.Fatalf("child %d is not running", child)
 			}
 			if err := inst.Stop(300 * time.Millisecond); err != nil {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -93,11 +92,6 @@ func processesWithEnv(t *testing.T, kv string) []int {
 		}
 	}
 	return pids
-}
-
-// alive reports whether pid is a live process.
-func alive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil && !processGone(pid)
 }
 
 // readPID polls path until it holds a PID.

@@ -45,7 +45,7 @@ func TestNoOrphansAfterGatewayKill(t *testing.T) {
 		t.Fatalf("orphancheck started %d members, want 4; stderr:\n%s", len(pids), stderr.String())
 	}
 	for _, pid := range pids {
-		if !alive(pid) {
+		if !testenv.Alive(pid) {
 			t.Fatalf("member %d is not running before the gateway is killed", pid)
 		}
 	}

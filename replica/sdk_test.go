@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 type served struct {
@@ -56,20 +58,8 @@ func (s served) wait(t *testing.T) error {
 
 func do(t *testing.T, method, url, body string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
+	r := testenv.Call(t, method, url, body)
+	return r.Code, r.Header, r.Body
 }
 
 func helloFunc(w http.ResponseWriter, r *http.Request) {
@@ -202,18 +192,14 @@ func TestServeDrains(t *testing.T) {
 	cancel()
 
 	// The listener closes promptly; Serve keeps waiting for the request.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testenv.WaitFor(t, 5*time.Second, "the listener to stop accepting after cancel", func() bool {
 		c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.url, "http://"), time.Second)
 		if err != nil {
-			break
+			return true
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("listener still accepting after cancel")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 	select {
 	case err := <-s.done:
 		t.Fatalf("Serve returned %v with a request in flight", err)
@@ -277,12 +263,11 @@ func TestServeUsesGANTRYHOST(t *testing.T) {
 
 // servesOn checks that Serve without an Addr listens on host:$PORT.
 func servesOn(t *testing.T, host string) {
-	ln, err := net.Listen("tcp", host+":0")
+	ports, err := testenv.FreePortsOn(host, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := ports[0]
 	t.Setenv(EnvPort, strconv.Itoa(port))
 
 	ctx, cancel := context.WithCancel(context.Background())

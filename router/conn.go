@@ -23,6 +23,7 @@ type connPool struct {
 	dialer *net.Dialer
 	idle   chan *upConn
 	closed atomic.Bool
+	now    func() time.Time // the clock idle times are measured on
 }
 
 // upConn is one connection to a replica.
@@ -39,7 +40,7 @@ type upConn struct {
 const staleCheckAfter = 200 * time.Millisecond
 
 func newConnPool(addr string, dialer *net.Dialer, maxIdle int) *connPool {
-	return &connPool{addr: addr, dialer: dialer, idle: make(chan *upConn, maxIdle)}
+	return &connPool{addr: addr, dialer: dialer, idle: make(chan *upConn, maxIdle), now: time.Now}
 }
 
 // get returns an idle connection that still looks alive, or dials one.
@@ -47,7 +48,7 @@ func (p *connPool) get(ctx context.Context) (*upConn, error) {
 	for {
 		select {
 		case c := <-p.idle:
-			if time.Since(c.idleFrom) > staleCheckAfter && !c.alive() {
+			if p.now().Sub(c.idleFrom) > staleCheckAfter && !c.alive() {
 				c.nc.Close()
 				continue
 			}
@@ -74,7 +75,7 @@ func (p *connPool) put(c *upConn) {
 		c.nc.Close()
 		return
 	}
-	c.idleFrom = time.Now()
+	c.idleFrom = p.now()
 	select {
 	case p.idle <- c:
 	default:

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // countingUpstream is an upstream that counts the connections it accepts.
@@ -19,9 +21,13 @@ func countingUpstream(t *testing.T, h http.HandlerFunc, configure ...func(*http.
 	for _, f := range configure {
 		f(srv.Config)
 	}
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+	next := srv.Config.ConnState // one a configure func set
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			conns.Add(1)
+		}
+		if next != nil {
+			next(c, s)
 		}
 	}
 	srv.Start()
@@ -31,24 +37,13 @@ func countingUpstream(t *testing.T, h http.HandlerFunc, configure ...func(*http.
 	return r, srv, &conns
 }
 
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 func TestPooledConnectionsAreReused(t *testing.T) {
 	rep, _, conns := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
 	d := NewDeployment("a", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{rep})
 	url := gateway(t, d, "/")
 	for range 50 {
-		if code, body := get(t, url+"/x"); code != 200 || body != "hi" {
+		if code, body := testenv.Get(t, url+"/x"); code != 200 || body != "hi" {
 			t.Fatalf("got %d %q", code, body)
 		}
 	}
@@ -58,17 +53,28 @@ func TestPooledConnectionsAreReused(t *testing.T) {
 }
 
 func TestIdleConnectionClosedByTheReplicaIsNotUsed(t *testing.T) {
+	var closed atomic.Int32
 	rep, _, conns := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") },
-		func(s *http.Server) { s.IdleTimeout = 20 * time.Millisecond }) // like uvicorn's 5 s keep-alive, only shorter
+		func(s *http.Server) {
+			s.IdleTimeout = 20 * time.Millisecond // like uvicorn's 5 s keep-alive, only shorter
+			s.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateClosed {
+					closed.Add(1)
+				}
+			}
+		})
+	// The pool's clock runs ahead by skew: the test moves the idle
+	// connection past the stale check threshold without waiting for it.
+	var skew atomic.Int64
+	rep.conns.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	d := NewDeployment("a", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{rep})
 	url := gateway(t, d, "/")
-	if code, _ := get(t, url+"/x"); code != 200 {
+	if code, _ := testenv.Get(t, url+"/x"); code != 200 {
 		t.Fatal(code)
 	}
-	// Wait until the idle connection is older than the stale check threshold
-	// (and long closed by the replica).
-	time.Sleep(staleCheckAfter + 50*time.Millisecond)
+	testenv.WaitFor(t, 5*time.Second, "the replica to close the idle connection", func() bool { return closed.Load() == 1 })
+	skew.Store(int64(staleCheckAfter + time.Millisecond))
 	resp, err := http.Post(url+"/x", "text/plain", nil) // not retryable: must not hit the dead connection
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +105,7 @@ func TestBodilessResponsesAndConnectionClose(t *testing.T) {
 	d.SetReplicas([]*Replica{rep})
 	url := gateway(t, d, "/")
 
-	if code, _ := get(t, url+"/nocontent"); code != 204 {
+	if code, _ := testenv.Get(t, url+"/nocontent"); code != 204 {
 		t.Errorf("204: got %d", code)
 	}
 	resp, err := http.Head(url + "/head")
@@ -107,14 +113,14 @@ func TestBodilessResponsesAndConnectionClose(t *testing.T) {
 		t.Fatalf("HEAD: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if code, body := get(t, url+"/early"); code != 200 || body != "final" {
+	if code, body := testenv.Get(t, url+"/early"); code != 200 || body != "final" {
 		t.Errorf("after 103: got %d %q", code, body)
 	}
 	before := conns.Load()
-	if code, body := get(t, url+"/close"); code != 200 || body != "bye" {
+	if code, body := testenv.Get(t, url+"/close"); code != 200 || body != "bye" {
 		t.Errorf("close: got %d %q", code, body)
 	}
-	get(t, url+"/again")
+	testenv.Get(t, url+"/again")
 	if conns.Load() != before+1 {
 		t.Errorf("a connection the replica closed was reused (%d connections, want %d)", conns.Load(), before+1)
 	}
@@ -148,5 +154,5 @@ func TestClientGoneCancelsTheReplicaCall(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("replica never saw the cancellation")
 	}
-	waitFor(t, func() bool { return rep.Inflight() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "the replica's in-flight count to fall to 0", func() bool { return rep.Inflight() == 0 })
 }

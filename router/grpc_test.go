@@ -20,6 +20,8 @@ import (
 
 	"gantry.dev/gantry/oip"
 	pb "gantry.dev/gantry/oip/inferencepb"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // Infer over real sockets: in-process gRPC and HTTP replicas.
@@ -79,7 +81,7 @@ func TestInferReplicaFailureIsUnavailable(t *testing.T) {
 	for _, protocol := range []string{"grpc", "http"} {
 		t.Run(protocol, func(t *testing.T) {
 			d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 1, MaxQueuedRequests: -1, MaxAttempts: 1}, nil)
-			rep := NewReplica("dead", closedAddr(t), ReplicaOptions{Protocol: protocol})
+			rep := NewReplica("dead", testenv.FreeAddr(t), ReplicaOptions{Protocol: protocol})
 			t.Cleanup(rep.Close)
 			d.SetReplicas([]*Replica{rep})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // gateway serves d at prefix on a real listener and returns its URL.
@@ -160,7 +161,7 @@ func TestQueueFullAnswers503WithRetryAfterAndServesTheQueued(t *testing.T) {
 	}
 	// The rejections prove the queue was full; the running request may still
 	// be on its way to the replica.
-	waitFor(t, func() bool { return started.Load() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "the running request to reach the replica", func() bool { return started.Load() == 1 })
 	if d.Queued() != 2 || started.Load() != 1 {
 		t.Fatalf("queued %d, started %d; want 2 queued and 1 running", d.Queued(), started.Load())
 	}
@@ -188,7 +189,7 @@ func TestWaiterIsDispatchedWhenASlotFrees(t *testing.T) {
 		}
 		got <- r
 	}()
-	waitFor(t, func() bool { return d.Queued() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "a request to queue", func() bool { return d.Queued() == 1 })
 	d.Release(first)
 	select {
 	case r := <-got:
@@ -207,7 +208,7 @@ func TestQueuedRequestWaitsForFirstReplica(t *testing.T) {
 		_, err := d.Acquire(context.Background())
 		got <- err
 	}()
-	waitFor(t, func() bool { return d.Queued() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "a request to queue", func() bool { return d.Queued() == 1 })
 	d.SetReplicas([]*Replica{NewReplica("r", "127.0.0.1:1", ReplicaOptions{})})
 	if err := <-got; err != nil {
 		t.Fatal(err)
@@ -219,7 +220,7 @@ func TestCancelledWaiterLeavesTheQueue(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
 	go func() { _, err := d.Acquire(ctx); errc <- err }()
-	waitFor(t, func() bool { return d.Queued() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "a request to queue", func() bool { return d.Queued() == 1 })
 	cancel()
 	if err := <-errc; err != context.Canceled {
 		t.Fatalf("err = %v", err)
@@ -236,7 +237,7 @@ func TestRetriesDialErrorsAndRejections(t *testing.T) {
 		w.Header().Set("Gantry-Rejected", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	dead := NewReplica("dead", closedAddr(t), ReplicaOptions{})
+	dead := NewReplica("dead", testenv.FreeAddr(t), ReplicaOptions{})
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 100, MaxQueuedRequests: -1, MaxAttempts: 3}, nil)
 	d.SetReplicas([]*Replica{dead, rejecting, good})
 	order := []int{0, 1, 2}
@@ -305,7 +306,7 @@ func TestRequestTimeoutBeforeResponseIs504(t *testing.T) {
 	if resp.StatusCode != http.StatusGatewayTimeout {
 		t.Fatalf("status %d, want 504", resp.StatusCode)
 	}
-	waitFor(t, func() bool { return rep.Inflight() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "the replica's in-flight count to fall to 0", func() bool { return rep.Inflight() == 0 })
 }
 
 func TestStreamingReachesTheClientChunkByChunk(t *testing.T) {
@@ -359,7 +360,7 @@ func TestBreakerSkipsAFailingReplica(t *testing.T) {
 
 func TestReplicaRefusingConnectionsIsSkippedAtOnce(t *testing.T) {
 	good, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	dead := NewReplica("dead", closedAddr(t), ReplicaOptions{})
+	dead := NewReplica("dead", testenv.FreeAddr(t), ReplicaOptions{})
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 100, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{dead, good})
 	d.intn = func(int) int { return 0 } // always offer the dead one first
@@ -380,7 +381,7 @@ func TestDrainWaitsForInflightRequests(t *testing.T) {
 	d.SetReplicas([]*Replica{rep})
 	url := gateway(t, d, "/")
 	codes := getAsync(url + "/x")
-	waitFor(t, func() bool { return rep.Inflight() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "the request to reach the replica", func() bool { return rep.Inflight() == 1 })
 	d.SetReplicas(nil)
 	drained := make(chan bool)
 	go func() { drained <- rep.Drain(context.Background()) }()
@@ -481,31 +482,9 @@ func allOK(t *testing.T, url string, n int) {
 	}
 }
 
-// closedAddr returns an address nothing listens on.
-func closedAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func TestRetryWaitsForAnUntriedReplicaInsteadOfTheOneThatFailed(t *testing.T) {
 	good, _ := upstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "good") })
-	dead := NewReplica("dead", closedAddr(t), ReplicaOptions{BreakerFailures: 100})
+	dead := NewReplica("dead", testenv.FreeAddr(t), ReplicaOptions{BreakerFailures: 100})
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 1, MaxQueuedRequests: -1, MaxAttempts: 3}, nil)
 	d.SetReplicas([]*Replica{good})
 	held, err := d.Acquire(context.Background()) // the good replica is full
@@ -515,7 +494,7 @@ func TestRetryWaitsForAnUntriedReplicaInsteadOfTheOneThatFailed(t *testing.T) {
 	d.SetReplicas([]*Replica{dead, good}) // the dead one is still in the pool
 	url := gateway(t, d, "/")
 	codes := getAsync(url + "/x")
-	waitFor(t, func() bool { return d.Queued() == 1 }) // the retry waits for the good one
+	testenv.WaitFor(t, 5*time.Second, "a request to queue", func() bool { return d.Queued() == 1 }) // the retry waits for the good one
 	d.Release(held)
 	if code := <-codes; code != 200 || dead.Served() != 1 {
 		t.Fatalf("status %d after %d attempts on the dead replica; want 200 after 1", code, dead.Served())

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // rawReplica is a replica on raw TCP, so that a test decides exactly when
@@ -110,11 +113,11 @@ func TestRequestOnAStalePooledConnectionGoesAgainOnAFreshOne(t *testing.T) {
 	d := NewDeployment("a", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1, MaxAttempts: 1}, nil)
 	d.SetReplicas([]*Replica{rep})
 	url := gateway(t, d, "/")
-	if code, body := get(t, url+"/x"); code != 200 || body != "raw" {
+	if code, body := testenv.Get(t, url+"/x"); code != 200 || body != "raw" {
 		t.Fatalf("got %d %q", code, body)
 	}
 	raw.closeIdle()
-	if code, body := get(t, url+"/x"); code != 200 || body != "raw" {
+	if code, body := testenv.Get(t, url+"/x"); code != 200 || body != "raw" {
 		t.Fatalf("GET on a stale pooled connection: got %d %q; want 200 from a fresh connection", code, body)
 	}
 
@@ -156,7 +159,7 @@ func TestKilledReplicaWithPooledConnectionsCostsOneAttempt(t *testing.T) {
 	raw.kill()
 	codes := getAsync(url + "/x")
 	// The request must wait for a live replica, not answer at once.
-	waitFor(t, func() bool { return d.Queued() == 1 || len(codes) == 1 })
+	testenv.WaitFor(t, 5*time.Second, "the request to queue or be answered", func() bool { return d.Queued() == 1 || len(codes) == 1 })
 	if len(codes) == 1 {
 		t.Fatalf("status %d after %d attempts on the killed replica; want it to wait for a live one",
 			<-codes, dead.Served()-3)

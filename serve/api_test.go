@@ -2,7 +2,6 @@ package serve
 
 import (
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -29,7 +28,8 @@ func apiGateway(t *testing.T, token string) (srv *Server, dashboard, ingress str
 	return srv, "http://" + srv.DashboardAddr(), "http://" + srv.HTTPAddr()
 }
 
-// call sends one request and returns the status, headers and body.
+// call sends one request, with token as a bearer token if not empty, and
+// returns the status, headers and body.
 func call(t *testing.T, method, url, token, body string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
@@ -39,16 +39,8 @@ func call(t *testing.T, method, url, token, body string) (int, http.Header, stri
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
+	r := testenv.Do(t, req)
+	return r.Code, r.Header, r.Body
 }
 
 // getJSON GETs url and decodes its JSON body into a generic value.
@@ -245,6 +237,10 @@ func TestRESTAPIDeployInvalidDelete(t *testing.T) {
 	}
 
 	// An invalid config is refused with every problem and changes nothing.
+	var seen uint64 // the last event before the invalid PUT
+	if evs := getEventsOf(t, api); len(evs) > 0 {
+		seen = evs[len(evs)-1].Seq
+	}
 	invalid := strings.Replace(testConfig(pidDir), "num_replicas: 2", "num_replicas: 2\n    max_ongoing_requests: -4\n    colour: blue", 1)
 	code, hdr, body := call(t, http.MethodPut, apps, "", invalid)
 	if code != http.StatusBadRequest {
@@ -262,7 +258,17 @@ func TestRESTAPIDeployInvalidDelete(t *testing.T) {
 			t.Errorf("400 body has no line starting %q:\n%s", path, body)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // would be long enough for a change to start
+	// A PUT is answered only once the controller has taken the config it
+	// accepted (Controller.Apply is synchronous), and taking one records
+	// CONFIG_APPLIED before any replica changes: none may follow the refusal.
+	for _, e := range getEventsOf(t, api) {
+		switch e.Kind {
+		case deploy.EventConfigApplied, deploy.EventDeploymentUpdated, deploy.EventReplicaStarting, deploy.EventReplicaDraining:
+			if e.Seq > seen {
+				t.Errorf("after the invalid PUT the controller recorded %s: %s", e.Kind, e.Message)
+			}
+		}
+	}
 	v = getJSON(t, apps)
 	if after := rayReplicas(t, v, "app", "d"); !reflect.DeepEqual(after, before) || appStatus(v, "app") != "RUNNING" {
 		t.Errorf("after the invalid PUT: status %v replicas %v, want RUNNING and %v", appStatus(v, "app"), after, before)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/deploy/local"
@@ -24,10 +26,20 @@ import (
 
 var binDir string
 
+// TestMain builds the replica programs, runs the tests and then fails the
+// package if a goroutine outlives them: a stopped Server must leave nothing
+// running.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.RunWithBinaries(m, &binDir, "gantry.dev/gantry/internal/testreplica",
-		"gantry.dev/gantry/internal/testgrpcreplica", "gantry.dev/gantry/cmd/gantry"))
+	goleak.VerifyTestMain(runFunc(func() int {
+		return testenv.RunWithBinaries(m, &binDir, "gantry.dev/gantry/internal/testreplica",
+			"gantry.dev/gantry/internal/testgrpcreplica", "gantry.dev/gantry/cmd/gantry")
+	}))
 }
+
+// runFunc is a func as goleak's TestingM.
+type runFunc func() int
+
+func (f runFunc) Run() int { return f() }
 
 // gatewayWith starts an in-process gateway on free ports with the config
 // text (where TESTREPLICA stands for the test replica's path) and returns

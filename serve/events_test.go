@@ -126,7 +126,9 @@ func TestEventsShowACrashWithItsExitCodeAndFollowStreamsIt(t *testing.T) {
 	}()
 
 	// The replica exits with code 7 in the middle of the request.
-	http.Post(url+"/exit?code=7", "text/plain", nil)
+	if resp, err := http.Post(url+"/exit?code=7", "text/plain", nil); err == nil {
+		resp.Body.Close()
+	}
 
 	deadline := time.After(30 * time.Second)
 	for {

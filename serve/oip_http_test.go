@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/oip"
 	pb "gantry.dev/gantry/oip/inferencepb"
 )
@@ -25,17 +26,6 @@ func postInfer(t *testing.T, url, body string) (string, int, http.Header) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b), resp.StatusCode, resp.Header
-}
-
-func getStatus(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 func TestOIPOverHTTP(t *testing.T) {
@@ -61,7 +51,7 @@ applications:
 		"/v2/other":                        404,
 	} {
 		// /v2 wins over the application at /.
-		if code, body := getStatus(t, base+path); code != want {
+		if code, body := testenv.Get(t, base+path); code != want {
 			t.Errorf("GET %s: %d %q, want %d", path, code, body, want)
 		}
 	}
@@ -192,7 +182,7 @@ applications:
 			len(md.GetOutputs()) != 1 || md.GetOutputs()[0].GetName() != "image" {
 			t.Fatalf("ModelMetadata = %v", md)
 		}
-		if code, body := getStatus(t, base+"/v2/models/stable_diffusion"); code != 200 || !strings.Contains(body, `"name":"prompt"`) {
+		if code, body := testenv.Get(t, base+"/v2/models/stable_diffusion"); code != 200 || !strings.Contains(body, `"name":"prompt"`) {
 			t.Fatalf("GET /v2/models/stable_diffusion: %d %s", code, body)
 		}
 	})

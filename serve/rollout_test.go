@@ -229,15 +229,11 @@ func TestRestartWithTheSameStateDirBringsApplicationsBack(t *testing.T) {
 	waitRoute(t, url+"/id")
 }
 
+// getBody GETs url and returns the body, whatever the status.
 func getBody(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	_, body := testenv.Get(t, url)
+	return body
 }
 
 func TestHealthSettingsApplyInPlaceToRunningReplicas(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // TestAccessLogIsOnByDefaultAndOffWithTheFlag runs gantry serve twice on
@@ -15,7 +17,7 @@ func TestAccessLogIsOnByDefaultAndOffWithTheFlag(t *testing.T) {
 	config := testreplicaConfig(t, newPIDDir(t), 1)
 	for _, on := range []bool{true, false} {
 		t.Run("access-log="+strconv.FormatBool(on), func(t *testing.T) {
-			ports := freePorts(t, 3)
+			ports := testenv.FreePorts(t, 3)
 			args := []string{"serve", config, "--http-port", strconv.Itoa(ports[0]),
 				"--dashboard-port", strconv.Itoa(ports[1]), "--grpc-port", strconv.Itoa(ports[2]), "--state-dir", t.TempDir()}
 			if !on {
@@ -23,7 +25,7 @@ func TestAccessLogIsOnByDefaultAndOffWithTheFlag(t *testing.T) {
 			}
 			g := &gateway{proc: startGantry(t, args...), url: "http://127.0.0.1:" + strconv.Itoa(ports[0])}
 			g.until(t, 30*time.Second, "GET /id to answer 200", func() bool {
-				code, _, err := get(g.url + "/id")
+				code, _, err := testenv.TryGet(g.url + "/id")
 				return err == nil && code == 200
 			})
 			g.signal(t, syscall.SIGTERM)

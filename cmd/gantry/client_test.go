@@ -24,7 +24,7 @@ import (
 // startEmptyGateway runs `gantry serve` with no config on free ports.
 func startEmptyGateway(t *testing.T, args ...string) *gateway {
 	t.Helper()
-	ports := freePorts(t, 3)
+	ports := testenv.FreePorts(t, 3)
 	stateDir := t.TempDir()
 	p := startGantry(t, append([]string{"serve",
 		"--http-port", strconv.Itoa(ports[0]), "--grpc-port", strconv.Itoa(ports[2]),
@@ -37,7 +37,7 @@ func startEmptyGateway(t *testing.T, args ...string) *gateway {
 		stateDir:     stateDir,
 	}
 	g.until(t, 10*time.Second, "the dashboard to answer", func() bool {
-		code, _, err := get(g.dashboardURL + "/-/healthz")
+		code, _, err := testenv.TryGet(g.dashboardURL + "/-/healthz")
 		return err == nil && code == 200
 	})
 	return g
@@ -152,7 +152,7 @@ applications:
 	if !strings.Contains(r.stdout, "All 2 applications are RUNNING.") || !strings.Contains(r.stdout, " app: ") {
 		t.Errorf("deploy --wait output shows no progress to RUNNING:\n%s", r.stdout)
 	}
-	if code, _, err := get(g.url + "/id"); err != nil || code != 200 {
+	if code, _, err := testenv.TryGet(g.url + "/id"); err != nil || code != 200 {
 		t.Fatalf("GET /id after deploy --wait: %d %v", code, err)
 	}
 
@@ -261,7 +261,7 @@ applications:
 }
 
 func TestClientWithoutGateway(t *testing.T) {
-	addr := "http://127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
+	addr := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePorts(t, 1)[0])
 	for _, args := range [][]string{
 		{"status", "--address", addr},
 		{"config", "--address", addr},
@@ -315,7 +315,7 @@ applications:
 		t.Errorf("status without the token: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// Replicas inherit the gateway's environment, but not its token.
-	if code, body, err := get(g.url + "/env?name=GANTRY_ADMIN_TOKEN"); err != nil || code != 200 || len(body) != 0 {
+	if code, body, err := testenv.TryGet(g.url + "/env?name=GANTRY_ADMIN_TOKEN"); err != nil || code != 200 || len(body) != 0 {
 		t.Errorf("a replica sees GANTRY_ADMIN_TOKEN=%q (%d %v), want it unset", body, code, err)
 	}
 	r = gantryRun(t, t.TempDir(), nil, "shutdown", "-y", "--address", g.dashboardURL) // token from the environment
@@ -335,8 +335,8 @@ applications:
   - name: d
     replica: {command: [`+strconv.Quote(testreplicaPath())+`]}
 `)
-	port := strconv.Itoa(freePorts(t, 1)[0])
-	p := startGantry(t, "serve", cfgFile, "--dashboard-port", port, "--http-port", strconv.Itoa(freePorts(t, 1)[0]), "--grpc-port", strconv.Itoa(freePorts(t, 1)[0]), "--state-dir", t.TempDir())
+	port := strconv.Itoa(testenv.FreePorts(t, 1)[0])
+	p := startGantry(t, "serve", cfgFile, "--dashboard-port", port, "--http-port", strconv.Itoa(testenv.FreePorts(t, 1)[0]), "--grpc-port", strconv.Itoa(testenv.FreePorts(t, 1)[0]), "--state-dir", t.TempDir())
 	if code := p.wait(t, 10*time.Second); code != 1 {
 		t.Fatalf("exit code %d, want 1", code)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // TestStatusShowsTheExitCodeOfAReplicaThatExitsAtOnce deploys a replica
@@ -32,7 +34,7 @@ applications:
 		return strings.Contains(a.Message, want) && strings.Contains(a.Deployments["q"].Message, want)
 	})
 
-	code, body, err := get(g.dashboardURL + "/api/serve/applications/")
+	code, body, err := testenv.TryGet(g.dashboardURL + "/api/serve/applications/")
 	if err != nil || code != 200 {
 		t.Fatalf("GET /api/serve/applications/: %d %v", code, err)
 	}

@@ -5,9 +5,6 @@ package main
 // Shared helpers live here; the serving scenarios are in serve_test.go.
 
 import (
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,7 +113,7 @@ type gateway struct {
 // directory.
 func startGateway(t *testing.T, config string) *gateway {
 	t.Helper()
-	ports := freePorts(t, 3)
+	ports := testenv.FreePorts(t, 3)
 	stateDir := t.TempDir()
 	p := startGantry(t, "serve", config,
 		"--http-port", strconv.Itoa(ports[0]), "--grpc-port", strconv.Itoa(ports[2]),
@@ -150,22 +147,6 @@ func (g *gateway) until(t *testing.T, within time.Duration, what string, cond fu
 	}
 }
 
-// freePorts returns n distinct TCP ports that were free on 127.0.0.1 a
-// moment ago.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close() // held until all are chosen, so none repeats
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
-
 // writeConfig writes a config file into a new temporary directory.
 func writeConfig(t *testing.T, text string) string {
 	t.Helper()
@@ -174,19 +155,6 @@ func writeConfig(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// get fetches url with a client that does not keep connections, and
-// returns the status and body; err is a transport error.
-func get(url string) (int, []byte, error) {
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, body, err
 }
 
 // sample is one line of Prometheus text exposition.
@@ -230,7 +198,7 @@ func samples(text, name string, want map[string]string) []sample {
 
 // metrics returns the dashboard's /metrics text, or "" if it cannot.
 func (g *gateway) metrics() string {
-	code, body, err := get(g.dashboardURL + "/metrics")
+	code, body, err := testenv.TryGet(g.dashboardURL + "/metrics")
 	if err != nil || code != 200 {
 		return ""
 	}

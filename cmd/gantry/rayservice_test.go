@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // tutorialRayService is the GKE tutorial's RayService as written (a Python
@@ -64,7 +66,7 @@ func TestDeployFromRayService(t *testing.T) {
 	if s := gantryStatus(t, g).Applications["stable_diffusion"].Deployments["painter"]; s.ReplicaStates["RUNNING"] != 2 {
 		t.Errorf("painter replicas: %v, want 2 RUNNING", s.ReplicaStates)
 	}
-	if code, _, err := get(g.url + "/id"); err != nil || code != 200 {
+	if code, _, err := testenv.TryGet(g.url + "/id"); err != nil || code != 200 {
 		t.Errorf("GET /id: %d %v", code, err)
 	}
 
@@ -91,12 +93,12 @@ func TestDeployFromRayService(t *testing.T) {
 }
 
 func TestServeFromRayService(t *testing.T) {
-	ports := freePorts(t, 3)
+	ports := testenv.FreePorts(t, 3)
 	p := startGantry(t, "serve", "--from-rayservice", rayServiceProject(t),
 		"--http-port", strconv.Itoa(ports[0]), "--dashboard-port", strconv.Itoa(ports[1]), "--grpc-port", strconv.Itoa(ports[2]), "--state-dir", t.TempDir())
 	g := &gateway{proc: p, url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), dashboardURL: "http://127.0.0.1:" + strconv.Itoa(ports[1])}
 	g.until(t, 30*time.Second, "the RayService's application to answer", func() bool {
-		code, _, err := get(g.url + "/id")
+		code, _, err := testenv.TryGet(g.url + "/id")
 		return err == nil && code == 200
 	})
 }

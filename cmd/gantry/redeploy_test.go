@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // Redeploying the config a gateway was started with, through the REST API,
@@ -30,7 +32,7 @@ type liveReplica struct {
 // message; none while the gateway does not answer yet.
 func gantryReplicas(t *testing.T, g *gateway, app, dep string) (rs []liveReplica, message string) {
 	t.Helper()
-	code, body, err := get(g.dashboardURL + "/api/gantry/applications")
+	code, body, err := testenv.TryGet(g.dashboardURL + "/api/gantry/applications")
 	if err != nil || code != 200 {
 		return nil, ""
 	}
@@ -63,7 +65,7 @@ func runningPIDs(rs []liveReplica) map[string]int {
 // gantryEvents returns the messages of the gateway's events of one kind.
 func gantryEvents(t *testing.T, g *gateway, kind string) []string {
 	t.Helper()
-	code, body, err := get(g.dashboardURL + "/api/gantry/events")
+	code, body, err := testenv.TryGet(g.dashboardURL + "/api/gantry/events")
 	if err != nil || code != 200 {
 		t.Fatalf("GET /api/gantry/events: %d %v", code, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // The applied config lives in the state dir: a gateway stopped with
@@ -14,7 +16,7 @@ func TestRestartWithTheStateDirAndNoConfigRestoresApplications(t *testing.T) {
 	pidDir := newPIDDir(t)
 	g := startGateway(t, testreplicaConfig(t, pidDir, 2))
 	g.until(t, 30*time.Second, "the route to answer", func() bool {
-		code, _, err := get(g.url + "/id")
+		code, _, err := testenv.TryGet(g.url + "/id")
 		return err == nil && code == 200
 	})
 	g.signal(t, syscall.SIGTERM)
@@ -25,12 +27,12 @@ func TestRestartWithTheStateDirAndNoConfigRestoresApplications(t *testing.T) {
 		t.Fatalf("replicas %v survived the first gateway", left)
 	}
 
-	ports := freePorts(t, 3)
+	ports := testenv.FreePorts(t, 3)
 	again := startGantry(t, "serve", // no config: it comes from the state dir
 		"--http-port", strconv.Itoa(ports[0]), "--grpc-port", strconv.Itoa(ports[2]), "--dashboard-port", strconv.Itoa(ports[1]), "--state-dir", g.stateDir)
 	restarted := &gateway{proc: again, url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), stateDir: g.stateDir}
 	restarted.until(t, 30*time.Second, "the restored application to answer", func() bool {
-		code, _, err := get(restarted.url + "/id")
+		code, _, err := testenv.TryGet(restarted.url + "/id")
 		return err == nil && code == 200
 	})
 	restarted.until(t, 30*time.Second, "both restored replicas", func() bool {

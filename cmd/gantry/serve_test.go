@@ -95,7 +95,7 @@ func newPIDDir(t *testing.T) string {
 // replicaID asks the test replica behind the gateway who it is.
 func replicaID(t *testing.T, url string) (id string, pid int) {
 	t.Helper()
-	code, body, err := get(url + "/id")
+	code, body, err := testenv.TryGet(url + "/id")
 	if err != nil || code != 200 {
 		t.Fatalf("GET /id: %d %q %v", code, body, err)
 	}
@@ -117,7 +117,7 @@ func TestSIGTERMFinishesTheSlowRequestAndStopsReplicas(t *testing.T) {
 	pidDir := newPIDDir(t)
 	g := startGateway(t, testreplicaConfig(t, pidDir, 1))
 	g.until(t, 30*time.Second, "GET /id to answer 200", func() bool {
-		code, _, err := get(g.url + "/id")
+		code, _, err := testenv.TryGet(g.url + "/id")
 		return err == nil && code == 200
 	})
 	id, pid := replicaID(t, g.url)
@@ -147,7 +147,7 @@ func TestSIGTERMFinishesTheSlowRequestAndStopsReplicas(t *testing.T) {
 	go func() {
 		var r result
 		r.code, r.body, r.err = func() (int, string, error) {
-			code, body, err := get(g.url + "/slow?ms=2000")
+			code, body, err := testenv.TryGet(g.url + "/slow?ms=2000")
 			return code, string(body), err
 		}()
 		r.at = time.Now()
@@ -175,7 +175,7 @@ func TestSIGTERMFinishesTheSlowRequestAndStopsReplicas(t *testing.T) {
 	var refusedAt time.Time
 	var lastProbe string
 	if !testenv.Eventually(10*time.Second, func() bool {
-		code, body, err := get(g.url + "/id")
+		code, body, err := testenv.TryGet(g.url + "/id")
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			refusedAt = time.Now()
 			return true
@@ -225,7 +225,7 @@ func TestSIGKILLLeavesNoReplica(t *testing.T) {
 	})
 	running := map[string]string{"application": "app", "deployment": "d", "state": "RUNNING"}
 	g.until(t, 30*time.Second, "3 RUNNING replicas and GET /id answering 200", func() bool {
-		code, _, err := get(g.url + "/id")
+		code, _, err := testenv.TryGet(g.url + "/id")
 		return err == nil && code == 200 &&
 			metricIs(g.metrics(), "gantry_replicas", running, func(v float64) bool { return v == 3 })
 	})
@@ -297,7 +297,7 @@ func TestREADMEExample(t *testing.T) {
 	}
 	g := startGateway(t, filepath.Join(root, "examples", "stable-diffusion", "serve.yaml"))
 	g.until(t, 30*time.Second, "/-/routes to list / -> stable_diffusion", func() bool {
-		code, body, err := get(g.url + "/-/routes")
+		code, body, err := testenv.TryGet(g.url + "/-/routes")
 		var routes map[string]string
 		return err == nil && code == 200 && json.Unmarshal(body, &routes) == nil &&
 			reflect.DeepEqual(routes, map[string]string{"/": "stable_diffusion"})

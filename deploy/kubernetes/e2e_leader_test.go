@@ -28,22 +28,13 @@ type gatewayProc struct {
 	done chan struct{}
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startGatewayProc starts a gateway process named name (its Lease identity).
 func startGatewayProc(t *testing.T, ns, name string) *gatewayProc {
-	httpPort, dashPort := freePort(t), freePort(t)
+	httpPort, dashPort := testenv.FreePort(t), testenv.FreePort(t)
 	log := logFile(t, "process-"+name)
 	cmd := exec.Command(filepath.Join(binDir, "gantry"), "serve", "--backend", "kubernetes", "--namespace", ns,
 		"--http-host", "127.0.0.1", "--http-port", strconv.Itoa(httpPort), "--dashboard-port", strconv.Itoa(dashPort),
-		"--grpc-port", strconv.Itoa(freePort(t)),
+		"--grpc-port", strconv.Itoa(testenv.FreePort(t)),
 		"--lease-duration", "3s", "--state-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "POD_NAME="+name, "POD_NAMESPACE="+ns)
 	cmd.Stdout, cmd.Stderr = log, log

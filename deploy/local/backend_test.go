@@ -21,6 +21,7 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/local"
+	"gantry.dev/gantry/internal/testenv"
 )
 
 func newBackend(t *testing.T) (*local.Backend, string) {
@@ -66,7 +67,7 @@ func getEnv(t *testing.T, addr string) map[string]string {
 	t.Helper()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	var env map[string]string
-	eventually(t, "envserver at "+addr, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "envserver at "+addr, func() bool {
 		resp, err := client.Get("http://" + addr + "/env")
 		if err != nil {
 			return false
@@ -226,7 +227,7 @@ func TestStop(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			marker := filepath.Join(dir, "marker"+strconv.Itoa(i))
 			inst := start(t, b, deploy.ReplicaSpec{Command: sh(tt.script), Env: map[string]string{"MARKER": marker}})
-			eventually(t, "trap installed", func() bool { return slices.Contains(inst.LogTail(1), "ready") })
+			testenv.WaitFor(t, 10*time.Second, "trap installed", func() bool { return slices.Contains(inst.LogTail(1), "ready") })
 
 			begin := time.Now()
 			if err := inst.Stop(tt.grace); err != nil {
@@ -268,7 +269,7 @@ func TestStopKillsProcessGroup(t *testing.T) {
 				Env:     map[string]string{"PIDFILE": pidFile},
 			})
 			child := readPID(t, pidFile)
-			if !alive(child) {
+			if !testenv.Alive(child) {
 				t.Fatalf("child %d is not running", child)
 			}
 			if err := inst.Stop(300 * time.Millisecond); err != nil {
@@ -277,7 +278,7 @@ func TestStopKillsProcessGroup(t *testing.T) {
 			if pid := inst.Members()[0].PID; !processGone(pid) {
 				t.Errorf("replica %d still running after Stop", pid)
 			}
-			eventually(t, "the replica's child to exit", func() bool { return processGone(child) })
+			testenv.WaitFor(t, 10*time.Second, "the replica's child to exit", func() bool { return processGone(child) })
 		})
 	}
 }

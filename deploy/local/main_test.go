@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // Helper programs built by TestMain.
@@ -39,42 +41,15 @@ func run(m *testing.M) int {
 	envServer = filepath.Join(dir, "envserver")
 	orphanCheck = filepath.Join(dir, "orphancheck")
 
-	before := runtime.NumGoroutine()
 	code := m.Run()
 	if code == 0 {
-		if err := checkGoroutines(before); err != nil {
-			fmt.Fprintln(os.Stderr, err)
+		// Every process watcher and log copier must end with its instance.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
 			return 1
 		}
 	}
 	return code
-}
-
-// checkGoroutines waits for the goroutine count to fall back to before, and
-// reports the stacks of the leftovers when it does not.
-func checkGoroutines(before int) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			return fmt.Errorf("goroutine leak: %d goroutines before the tests, %d after:\n%s", before, runtime.NumGoroutine(), buf)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
-}
-
-// eventually polls cond until it holds, failing the test after 10 seconds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // processGone reports whether pid has exited (a zombie counts: nobody may
@@ -119,16 +94,11 @@ func processesWithEnv(t *testing.T, kv string) []int {
 	return pids
 }
 
-// alive reports whether pid is a live process.
-func alive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil && !processGone(pid)
-}
-
 // readPID polls path until it holds a PID.
 func readPID(t *testing.T, path string) int {
 	t.Helper()
 	var pid int
-	eventually(t, "a pid in "+path, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "a pid in "+path, func() bool {
 		b, err := os.ReadFile(path)
 		if err != nil || !bytes.HasSuffix(b, []byte("\n")) {
 			return false

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // TestNoOrphansAfterGatewayKill kills a process that started replicas through
@@ -44,7 +45,7 @@ func TestNoOrphansAfterGatewayKill(t *testing.T) {
 		t.Fatalf("orphancheck started %d members, want 4; stderr:\n%s", len(pids), stderr.String())
 	}
 	for _, pid := range pids {
-		if !alive(pid) {
+		if !testenv.Alive(pid) {
 			t.Fatalf("member %d is not running before the gateway is killed", pid)
 		}
 	}
@@ -54,7 +55,7 @@ func TestNoOrphansAfterGatewayKill(t *testing.T) {
 	}
 	gateway.Wait()
 	for _, pid := range pids {
-		eventually(t, "member "+strconv.Itoa(pid)+" to die with the gateway", func() bool { return processGone(pid) })
+		testenv.WaitFor(t, 10*time.Second, "member "+strconv.Itoa(pid)+" to die with the gateway", func() bool { return processGone(pid) })
 	}
 }
 

@@ -25,5 +25,6 @@
 //
 // Gate: the tests that need the control plane run when GANTRY_K8S_TESTS=1 or CI=true. Under
 // CI=true a failure to build or start the control plane fails the test binary; elsewhere the
-// tests skip when not enabled.
+// tests skip when not enabled, and Main prints one NOTE line per package saying so and naming
+// GANTRY_K8S_TESTS=1 and `make test-go`, where a plain `go test ./...` shows it.
 package k8stest

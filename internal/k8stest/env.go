@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 // Loopback address ranges the control plane hands out. All of 127.0.0.0/8 is local on Linux.
@@ -102,14 +104,11 @@ func (e *Env) start(ctx context.Context, bin string) error {
 		return err
 	}
 
-	etcdPort, err := freePort()
+	ports, err := testenv.FreePortsOn("127.0.0.1", 3) // distinct: held until all are chosen
 	if err != nil {
 		return err
 	}
-	peerPort, err := freePort()
-	if err != nil {
-		return err
-	}
+	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
 	etcdURL := "http://127.0.0.1:" + itoa(etcdPort)
 	peerURL := "http://127.0.0.1:" + itoa(peerPort)
 	etcd, err := e.run("etcd", bin,
@@ -130,10 +129,6 @@ func (e *Env) start(ctx context.Context, bin string) error {
 		return err
 	}
 
-	apiPort, err := freePort()
-	if err != nil {
-		return err
-	}
 	api, err := e.run("kube-apiserver", bin,
 		// Without a node lifecycle controller, TaintNodesByCondition would leave every new
 		// node tainted not-ready, and ServiceAccount would want default ServiceAccounts.

@@ -23,9 +23,11 @@ const startTimeout = 20 * time.Minute
 //
 // When Enabled, it starts the control plane into *env, runs the tests and stops it; if the
 // control plane cannot start, it prints why and returns 1 (the tests fail, never skip).
-// When not Enabled, it runs the tests with *env nil; tests call Need to skip.
+// When not Enabled, it says so in one line that a plain `go test ./...` shows (see
+// announceSkip) and runs the tests with *env nil; tests call Need to skip.
 func Main(m *testing.M, env **Env) int {
 	if !Enabled() {
+		announceSkip()
 		return m.Run()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)

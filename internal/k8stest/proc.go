@@ -88,16 +88,6 @@ func (p *process) logTail() string {
 	return tail(string(b), 3000)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // waitTCP waits until something accepts connections on addr, the process exits, or the
 // deadline passes.
 func waitTCP(p *process, addr string, within time.Duration) error {

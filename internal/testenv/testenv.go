@@ -1,5 +1,3 @@
-// Package testenv builds the programs Gantry's end-to-end tests run as real
-// processes, and holds small helpers those tests share.
 package testenv
 
 import (
@@ -9,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // Build compiles the main packages pkgs (import paths) into a new temporary
@@ -44,21 +41,6 @@ func Alive(pid int) bool {
 		return s[i+2] != 'Z'
 	}
 	return true
-}
-
-// Eventually polls cond every few milliseconds until it holds or the
-// deadline passes, and reports whether it held.
-func Eventually(within time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(within)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // RunWithBinaries builds the main packages pkgs (as Build does), sets *dir

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"image/png"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/internal/testenv"
 )
 
 type response struct {
@@ -24,20 +24,8 @@ type response struct {
 
 func call(t *testing.T, method, url, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{resp.StatusCode, resp.Header, b}
+	r := testenv.Call(t, method, url, body)
+	return response{r.Code, r.Header, []byte(r.Body)}
 }
 
 func TestHandlerPaints(t *testing.T) {
@@ -188,12 +176,7 @@ func TestReconfigure(t *testing.T) {
 
 // TestMainReplica runs Main as Gantry would and talks to it over HTTP.
 func TestMainReplica(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testenv.FreeAddr(t)
 	t.Setenv("PORT", "")
 	t.Setenv("GANTRY_REPLICA_ID", "r1")
 	t.Setenv("GANTRY_USER_CONFIG", `{"default_steps": 2}`)
@@ -202,20 +185,10 @@ func TestMainReplica(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Main(ctx, []string{"--addr", addr}) }()
 	base := "http://" + addr
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, err := http.Get(base + "/-/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica not healthy: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 5*time.Second, "the replica to answer /-/healthz with 200", func() bool {
+		code, _, err := testenv.TryGet(base + "/-/healthz")
+		return err == nil && code == 200
+	})
 	r := call(t, "GET", base+"/imagine?prompt=hello&img_size=64", "")
 	if r.code != 200 || r.header.Get("X-Painter-Steps") != "2" || r.header.Get(ReplicaHeader) != "r1" {
 		t.Errorf("imagine = %d steps %q replica %q", r.code, r.header.Get("X-Painter-Steps"), r.header.Get(ReplicaHeader))

@@ -37,9 +37,8 @@ type Deployment struct {
 	pool      atomic.Pointer[[]*Replica]
 	metrics   *deploymentMetrics
 
-	// Randomness, injected for tests: replica choice and trace ids.
-	intn   func(n int) int
-	rand64 func() uint64
+	picker p2c           // replica choice; its randomness is injected for tests
+	rand64 func() uint64 // trace ids; injected for tests
 
 	onQueue atomic.Pointer[func()] // called when a request starts waiting
 
@@ -57,7 +56,7 @@ type waiter struct {
 // NewDeployment returns the router for deployment name of application app.
 // m may be nil (no metrics).
 func NewDeployment(app, name string, s Settings, m *Metrics) *Deployment {
-	d := &Deployment{app: app, name: name, intn: rand.IntN, rand64: rand.Uint64}
+	d := &Deployment{app: app, name: name, picker: p2c{intn: rand.IntN}, rand64: rand.Uint64}
 	d.metrics = m.forDeployment(app, name)
 	empty := []*Replica{}
 	d.pool.Store(&empty)
@@ -158,52 +157,19 @@ func (d *Deployment) acquire(ctx context.Context, skip *tried) (*Replica, error)
 // pool until the controller notices. Only when every replica in the pool
 // has been tried does a tried one serve again (a single-replica deployment).
 func (d *Deployment) pickFor(limit int64, skip *tried) *Replica {
+	pool := *d.pool.Load()
 	if skip == nil {
-		return d.pick(limit, nil)
+		return d.picker.pick(pool, limit, nil)
 	}
-	if r := d.pick(limit, skip); r != nil {
+	if r := d.picker.pick(pool, limit, skip); r != nil {
 		return r
 	}
-	for _, r := range *d.pool.Load() {
+	for _, r := range pool {
 		if !skip.has(r) {
 			return nil // wait for the untried one
 		}
 	}
-	return d.pick(limit, nil)
-}
-
-// pick chooses a replica by power of two choices: two at random, the less
-// busy of those available wins. If neither is available it scans once from a
-// random start, so a free replica is never missed. It takes the slot.
-func (d *Deployment) pick(limit int64, skip *tried) *Replica {
-	pool := *d.pool.Load()
-	n := len(pool)
-	if n == 0 {
-		return nil
-	}
-	ok := func(r *Replica) bool { return r.Available(limit) && (skip == nil || !skip.has(r)) }
-	if n > 1 {
-		a, b := pool[d.intn(n)], pool[d.intn(n)]
-		if b.Inflight() < a.Inflight() {
-			a, b = b, a
-		}
-		for _, r := range [2]*Replica{a, b} {
-			if ok(r) && r.acquire(limit) {
-				return r
-			}
-		}
-	}
-	start := 0
-	if n > 1 {
-		start = d.intn(n)
-	}
-	for i := range n {
-		r := pool[(start+i)%n]
-		if ok(r) && r.acquire(limit) {
-			return r
-		}
-	}
-	return nil
+	return d.picker.pick(pool, limit, nil)
 }
 
 // wait queues the request until dispatch hands it a replica.

@@ -42,14 +42,19 @@ func benchReplica(b *testing.B) *Replica {
 	return rep
 }
 
-func benchForward(b *testing.B, method, body string) {
+// benchForward forwards method with body (none if ""), sized (buffered
+// by the router) or not (streamed).
+func benchForward(b *testing.B, method, body string, sized bool) {
 	d := NewDeployment("app", "dep", Settings{MaxOngoingRequests: 100, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{benchReplica(b)})
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for b.Loop() {
-		var rb io.ReadCloser = http.NoBody
-		if body != "" {
+		var rb io.Reader
+		switch {
+		case body != "" && sized:
+			rb = strings.NewReader(body)
+		case body != "":
 			rb = io.NopCloser(strings.NewReader(body))
 		}
 		r := httptest.NewRequest(method, "/app/x", rb)
@@ -63,8 +68,13 @@ func benchForward(b *testing.B, method, body string) {
 	}
 }
 
-func BenchmarkForwardGet(b *testing.B)  { benchForward(b, http.MethodGet, "") }
-func BenchmarkForwardPost(b *testing.B) { benchForward(b, http.MethodPost, `{"prompt":"a red fox"}`) }
+func BenchmarkForwardGet(b *testing.B) { benchForward(b, http.MethodGet, "", false) }
+func BenchmarkForwardPost(b *testing.B) {
+	benchForward(b, http.MethodPost, `{"prompt":"a red fox"}`, true)
+}
+func BenchmarkForwardPostStreamed(b *testing.B) {
+	benchForward(b, http.MethodPost, `{"prompt":"a red fox"}`, false)
+}
 
 func benchGRPCReplica(b *testing.B) *Replica {
 	b.Helper()

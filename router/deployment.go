@@ -49,8 +49,9 @@ type Deployment struct {
 }
 
 type waiter struct {
-	ch   chan *Replica // buffered 1: the replica handed to this waiter
-	skip *tried        // replicas a retry should avoid; nil for a first attempt
+	ch    chan *Replica // buffered 1: the replica handed to this waiter
+	skip  tried         // replicas a retry should avoid (a copy: the request's own stays on its stack)
+	retry bool          // skip applies: not a first attempt
 }
 
 // NewDeployment returns the router for deployment name of application app.
@@ -114,27 +115,6 @@ func (d *Deployment) Inflight() int64 {
 	return n
 }
 
-// tried is the set of replicas a request has already attempted.
-type tried [4]*Replica
-
-func (t *tried) has(r *Replica) bool {
-	for _, x := range t {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
-
-func (t *tried) add(r *Replica) {
-	for i, x := range t {
-		if x == nil {
-			t[i] = r
-			return
-		}
-	}
-}
-
 // Acquire takes a slot on a replica for one request, waiting in the queue
 // when every replica is full. It returns ErrQueueFull at once when the queue
 // is at its limit, and ctx's error when ctx ends first. The caller must call
@@ -175,7 +155,10 @@ func (d *Deployment) pickFor(limit int64, skip *tried) *Replica {
 // wait queues the request until dispatch hands it a replica.
 func (d *Deployment) wait(ctx context.Context, skip *tried) (*Replica, error) {
 	s := d.settings.Load()
-	w := &waiter{ch: make(chan *Replica, 1), skip: skip}
+	w := &waiter{ch: make(chan *Replica, 1)}
+	if skip != nil {
+		w.skip, w.retry = *skip, true
+	}
 	d.mu.Lock()
 	if s.MaxQueuedRequests >= 0 && d.waiters.Len() >= s.MaxQueuedRequests {
 		d.mu.Unlock()
@@ -222,9 +205,13 @@ func (d *Deployment) dispatch() {
 	defer d.mu.Unlock()
 	for el := d.waiters.Front(); el != nil; {
 		w := el.Value.(*waiter)
-		r := d.pickFor(limit, w.skip)
+		var skip *tried
+		if w.retry {
+			skip = &w.skip
+		}
+		r := d.pickFor(limit, skip)
 		if r == nil {
-			if w.skip == nil {
+			if !w.retry {
 				return // no free slot at all
 			}
 			el = el.Next()

@@ -44,7 +44,9 @@
 //	grpc_raw.go       InferFrame: inference requests passed through undecoded
 //	grpc_proxy.go     Proxy: any gRPC call passed through as raw frames
 //	grpc_metadata.go  ModelMetadata
-//	grpc_rest.go      the REST v2 leg to HTTP replicas (translation: package oip)
+//	rest_infer.go     InferREST: OIP REST inferences, passed through to HTTP
+//	                  replicas, translated (package oip) for gRPC ones
+//	grpc_rest.go      the REST v2 leg of gRPC inferences to HTTP replicas
 //	grpc_codec.go, grpc_replica.go  the raw-frame codec; a replica's gRPC conn
 //	table.go, names.go the route table and model names
 //	metrics.go, stats.go, tracing.go, trace.go  observability
@@ -58,6 +60,13 @@
 // context carries a recording span, the engine adds a span for the wait for
 // a replica and one per attempt, and the replica's traceparent names the
 // attempt span; otherwise no span is started.
+//
+// The Open Inference Protocol is translated only where the client's wire
+// and the replica's differ (the translation itself is package oip's):
+// InferREST forwards a REST inference to an HTTP replica as it is, like
+// Forward, and translates it for a gRPC replica; InferFrame passes a gRPC
+// inference to a gRPC replica as raw frames and translates it to REST v2
+// for an HTTP one.
 //
 // gRPC goes through the same engine: Deployment.Infer and InferFrame run
 // Open Inference Protocol inferences (gRPC to replicas with protocol grpc,

@@ -10,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"google.golang.org/grpc/status"
+
+	"gantry.dev/gantry/oip"
 )
 
 // MaxBufferedBody is the largest request body read before the first attempt
@@ -34,11 +38,16 @@ func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix, req
 // ForwardOutcome is Forward that also reports what became of the request
 // in out, when out is not nil (see tracing.go).
 func (d *Deployment) ForwardOutcome(w http.ResponseWriter, r *http.Request, prefix, requestID string, out *Outcome) {
+	d.forwardHTTP(w, r, &forwarding{prefix: prefix, requestID: requestID}, out)
+}
+
+// forwardHTTP is one HTTP request's call through the engine.
+func (d *Deployment) forwardHTTP(w http.ResponseWriter, r *http.Request, fw *forwarding, out *Outcome) {
 	var c call
 	d.begin(&c, r.Context())
 	defer c.end()
 	c.out = out
-	code, aborted := c.forward(w, r, &forwarding{prefix: prefix, requestID: requestID})
+	code, aborted := c.forward(w, r, fw)
 	c.finish(code)
 	if out != nil {
 		out.Status = code
@@ -56,6 +65,9 @@ type forwarding struct {
 	prefix, requestID string
 	traceparent       string // the client's, a new one, or the attempt span's
 	idempotent        bool   // safe to send again, on the same replica or another
+	// rest is set for an OIP REST inference (InferREST): gRPC replicas get
+	// it translated, and the gateway's errors are OIP error bodies.
+	rest *restInfer
 }
 
 // forward runs the HTTP attempts of call c and returns the status recorded
@@ -63,7 +75,7 @@ type forwarding struct {
 func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (int, bool) {
 	body, err := readBody(r)
 	if err != nil {
-		return c.httpFailure(w, nil, verdict{fault: clientFault, err: err}), false
+		return c.httpFailure(w, fw, nil, verdict{fault: clientFault, err: err}), false
 	}
 	if fw.traceparent = r.Header.Get("Traceparent"); fw.traceparent == "" {
 		fw.traceparent = c.d.traceparent()
@@ -81,7 +93,7 @@ func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (
 	for {
 		rep, err := c.pick()
 		if err != nil {
-			return c.httpFailure(w, nil, c.classify(nil, err)), false
+			return c.httpFailure(w, fw, nil, c.classify(nil, err)), false
 		}
 		if fw.traceparent != c.traceparent { // the attempt span is the replica's parent
 			fw.traceparent = c.traceparent
@@ -89,7 +101,13 @@ func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (
 				streamed.Header["Traceparent"] = []string{fw.traceparent}
 			}
 		}
-		resp, err := rep.roundTrip(c.ctx, r, streamed, body, fw)
+		var resp *http.Response
+		if fw.rest != nil && rep.grpc != nil {
+			resp, err = fw.rest.viaGRPC(c.ctx, rep, r, body)
+			c.replayable = body.replayable()
+		} else {
+			resp, err = rep.roundTrip(c.ctx, r, streamed, body, fw)
+		}
 		if err != nil {
 			v := c.classify(rep, err)
 			if berr := body.err(); berr != nil && v.fault != timedOut {
@@ -99,7 +117,10 @@ func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (
 			if c.done(rep, v, 0) {
 				continue
 			}
-			return c.httpFailure(w, rep, v), false
+			if v.fault == noFault { // a gRPC replica's own status
+				return restStatus(w, v.err), false
+			}
+			return c.httpFailure(w, fw, rep, v), false
 		}
 		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Gantry-Rejected") != "" {
 			// A rejection is no response: request_timeout_s keeps running.
@@ -115,7 +136,7 @@ func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (
 			resp.Body.Close()
 			v := verdict{fault: timedOut, err: context.Cause(c.ctx)}
 			c.done(rep, v, resp.StatusCode)
-			return c.httpFailure(w, rep, v), false
+			return c.httpFailure(w, fw, rep, v), false
 		}
 		code, err := copyResponse(w, resp)
 		switch {
@@ -136,26 +157,35 @@ func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (
 
 // httpFailure answers verdict v of a request that got no response from a
 // replica (rep, if an attempt was made) and returns the status recorded.
-func (c *call) httpFailure(w http.ResponseWriter, rep *Replica, v verdict) int {
+func (c *call) httpFailure(w http.ResponseWriter, fw *forwarding, rep *Replica, v verdict) int {
+	code, msg := http.StatusBadGateway, ""
 	switch v.fault {
 	case queueFull:
 		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusServiceUnavailable, c.capacityText())
+		code, msg = http.StatusServiceUnavailable, c.capacityText()
 	case timedOut:
-		return writeError(w, http.StatusGatewayTimeout, c.timeoutText())
+		code, msg = http.StatusGatewayTimeout, c.timeoutText()
 	case clientFault:
-		if tooBig, ok := errors.AsType[*http.MaxBytesError](v.err); ok {
-			return writeError(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")
-		}
 		if c.caller.Err() != nil || errors.Is(v.err, io.ErrUnexpectedEOF) {
 			return StatusClientClosed // it left, or its body ended early
 		}
-		return writeError(w, http.StatusBadRequest, "reading request body: "+v.err.Error())
+		if tooBig, ok := errors.AsType[*http.MaxBytesError](v.err); ok {
+			code, msg = http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+strconv.FormatInt(tooBig.Limit, 10)+" bytes"
+		} else if st, ok := status.FromError(v.err); ok {
+			code, msg = httpCode(v.err), st.Message() // a request the gateway could not translate
+		} else {
+			code, msg = http.StatusBadRequest, "reading request body: "+v.err.Error()
+		}
+	default:
+		if msg = v.err.Error(); rep != nil {
+			msg = "replica " + rep.id + " failed: " + msg
+		}
 	}
-	if rep == nil {
-		return writeError(w, http.StatusBadGateway, v.err.Error())
+	if fw.rest != nil {
+		oip.WriteError(w, code, msg)
+		return code
 	}
-	return writeError(w, http.StatusBadGateway, "replica "+rep.id+" failed: "+v.err.Error())
+	return writeError(w, code, msg)
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) int {

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"gantry.dev/gantry/oip"
 	pb "gantry.dev/gantry/oip/inferencepb"
 )
 
@@ -71,36 +71,17 @@ func (r *Replica) metadataREST(ctx context.Context, req *pb.ModelMetadataRequest
 		if resp.Header.Get("Gantry-Rejected") != "" {
 			return nil, &rejectedError{r.id}
 		}
-		return nil, status.Error(codeForHTTP(resp.StatusCode), "replica "+r.id+" answered "+resp.Status+": "+errorText(body))
+		return nil, status.Error(codeForHTTP(resp.StatusCode), "replica "+r.id+" answered "+resp.Status+": "+oip.ErrorMessage(body))
 	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
 		return nil, status.Errorf(codes.Unimplemented, "replica %s has no model metadata (%s)", r.id, resp.Status)
 	default:
-		return nil, status.Error(codeForHTTP(resp.StatusCode), "replica "+r.id+" answered "+resp.Status+": "+errorText(body))
+		return nil, status.Error(codeForHTTP(resp.StatusCode), "replica "+r.id+" answered "+resp.Status+": "+oip.ErrorMessage(body))
 	}
-	var md struct {
-		Name     string   `json:"name"`
-		Versions []string `json:"versions"`
-		Platform string   `json:"platform"`
-		Inputs   []struct {
-			Name     string  `json:"name"`
-			Datatype string  `json:"datatype"`
-			Shape    []int64 `json:"shape"`
-		} `json:"inputs"`
-		Outputs []struct {
-			Name     string  `json:"name"`
-			Datatype string  `json:"datatype"`
-			Shape    []int64 `json:"shape"`
-		} `json:"outputs"`
+	md, err := oip.DecodeMetadata(body)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "replica %s: %v", r.id, err)
 	}
-	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, status.Error(codes.Internal, fmt.Sprintf("replica %s: model metadata is not JSON: %v", r.id, err))
-	}
-	out := &pb.ModelMetadataResponse{Name: req.GetName(), Versions: md.Versions, Platform: md.Platform}
-	for _, t := range md.Inputs {
-		out.Inputs = append(out.Inputs, &pb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape})
-	}
-	for _, t := range md.Outputs {
-		out.Outputs = append(out.Outputs, &pb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape})
-	}
+	out := md.Proto()
+	out.Name = req.GetName()
 	return out, nil
 }

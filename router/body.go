@@ -48,19 +48,36 @@ func (b *requestBody) attach(out *http.Request) {
 // replayable reports whether the body can be sent again after the replica
 // may have read some of it. A streamed body never can: the transport may
 // still be reading it when the attempt fails. (After a dial error nothing
-// was read, and retryReason allows that case separately.)
+// was read, and the engine retries that case regardless; see classify.)
 func (b *requestBody) replayable() bool { return b.stream == nil }
+
+// err is the error reading the client's streamed body failed with, if it
+// did: an attempt that failed with it failed through the client's fault.
+func (b *requestBody) err() error {
+	if b.stream == nil {
+		return nil
+	}
+	if e := b.stream.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
 
 // countedReader counts bytes read (for the logs and tests); Close does not close the client's body
 // (the server does), so a retry can still read it.
 type countedReader struct {
-	r io.Reader
-	n atomic.Int64
+	r   io.Reader
+	n   atomic.Int64
+	err atomic.Pointer[error] // the first read error other than io.EOF
 }
 
 func (c *countedReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
+	if err != nil && err != io.EOF {
+		e := err // only a failed read allocates
+		c.err.CompareAndSwap(nil, &e)
+	}
 	return n, err
 }
 

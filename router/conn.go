@@ -129,18 +129,18 @@ func (c *upConn) alive() bool {
 // death) while the request was on its way, which says nothing about the
 // replica, so it costs no attempt. If the replica is gone, the fresh dial
 // is refused, and that is the attempt's error.
-func (p *connPool) roundTrip(ctx context.Context, req *http.Request, a *attempt, body []byte) (*http.Response, error) {
+func (p *connPool) roundTrip(ctx context.Context, req *http.Request, fw *forwarding, body []byte) (*http.Response, error) {
 	c, err := p.get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.exchange(ctx, c, req, a, body)
+	resp, err := p.exchange(ctx, c, req, fw, body)
 	var stale *staleConnError
-	if errors.As(err, &stale) && c.reused && a.idempotent && ctx.Err() == nil {
+	if errors.As(err, &stale) && c.reused && fw.idempotent && ctx.Err() == nil {
 		if c, err = p.dial(ctx); err != nil {
 			return nil, err
 		}
-		resp, err = p.exchange(ctx, c, req, a, body)
+		resp, err = p.exchange(ctx, c, req, fw, body)
 	}
 	return resp, err
 }
@@ -153,9 +153,9 @@ func (e *staleConnError) Error() string { return e.err.Error() }
 func (e *staleConnError) Unwrap() error { return e.err }
 
 // exchange writes the request on c and reads the response head.
-func (p *connPool) exchange(ctx context.Context, c *upConn, req *http.Request, a *attempt, body []byte) (*http.Response, error) {
+func (p *connPool) exchange(ctx context.Context, c *upConn, req *http.Request, fw *forwarding, body []byte) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
-	writeHead(c.bw, req, a, len(body))
+	writeHead(c.bw, req, fw, len(body))
 	c.bw.Write(body)
 	err := c.bw.Flush()
 	if err != nil {

@@ -37,9 +37,8 @@ type Deployment struct {
 	pool      atomic.Pointer[[]*Replica]
 	metrics   *deploymentMetrics
 
-	// Randomness, injected for tests: replica choice and trace ids.
-	intn   func(n int) int
-	rand64 func() uint64
+	picker p2c           // replica choice; its randomness is injected for tests
+	rand64 func() uint64 // trace ids; injected for tests
 
 	onQueue atomic.Pointer[func()] // called when a request starts waiting
 
@@ -50,14 +49,15 @@ type Deployment struct {
 }
 
 type waiter struct {
-	ch   chan *Replica // buffered 1: the replica handed to this waiter
-	skip *tried        // replicas a retry should avoid; nil for a first attempt
+	ch    chan *Replica // buffered 1: the replica handed to this waiter
+	skip  tried         // replicas a retry should avoid (a copy: the request's own stays on its stack)
+	retry bool          // skip applies: not a first attempt
 }
 
 // NewDeployment returns the router for deployment name of application app.
 // m may be nil (no metrics).
 func NewDeployment(app, name string, s Settings, m *Metrics) *Deployment {
-	d := &Deployment{app: app, name: name, intn: rand.IntN, rand64: rand.Uint64}
+	d := &Deployment{app: app, name: name, picker: p2c{intn: rand.IntN}, rand64: rand.Uint64}
 	d.metrics = m.forDeployment(app, name)
 	empty := []*Replica{}
 	d.pool.Store(&empty)
@@ -115,27 +115,6 @@ func (d *Deployment) Inflight() int64 {
 	return n
 }
 
-// tried is the set of replicas a request has already attempted.
-type tried [4]*Replica
-
-func (t *tried) has(r *Replica) bool {
-	for _, x := range t {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
-
-func (t *tried) add(r *Replica) {
-	for i, x := range t {
-		if x == nil {
-			t[i] = r
-			return
-		}
-	}
-}
-
 // Acquire takes a slot on a replica for one request, waiting in the queue
 // when every replica is full. It returns ErrQueueFull at once when the queue
 // is at its limit, and ctx's error when ctx ends first. The caller must call
@@ -158,58 +137,28 @@ func (d *Deployment) acquire(ctx context.Context, skip *tried) (*Replica, error)
 // pool until the controller notices. Only when every replica in the pool
 // has been tried does a tried one serve again (a single-replica deployment).
 func (d *Deployment) pickFor(limit int64, skip *tried) *Replica {
+	pool := *d.pool.Load()
 	if skip == nil {
-		return d.pick(limit, nil)
+		return d.picker.pick(pool, limit, nil)
 	}
-	if r := d.pick(limit, skip); r != nil {
+	if r := d.picker.pick(pool, limit, skip); r != nil {
 		return r
 	}
-	for _, r := range *d.pool.Load() {
+	for _, r := range pool {
 		if !skip.has(r) {
 			return nil // wait for the untried one
 		}
 	}
-	return d.pick(limit, nil)
-}
-
-// pick chooses a replica by power of two choices: two at random, the less
-// busy of those available wins. If neither is available it scans once from a
-// random start, so a free replica is never missed. It takes the slot.
-func (d *Deployment) pick(limit int64, skip *tried) *Replica {
-	pool := *d.pool.Load()
-	n := len(pool)
-	if n == 0 {
-		return nil
-	}
-	ok := func(r *Replica) bool { return r.Available(limit) && (skip == nil || !skip.has(r)) }
-	if n > 1 {
-		a, b := pool[d.intn(n)], pool[d.intn(n)]
-		if b.Inflight() < a.Inflight() {
-			a, b = b, a
-		}
-		for _, r := range [2]*Replica{a, b} {
-			if ok(r) && r.acquire(limit) {
-				return r
-			}
-		}
-	}
-	start := 0
-	if n > 1 {
-		start = d.intn(n)
-	}
-	for i := range n {
-		r := pool[(start+i)%n]
-		if ok(r) && r.acquire(limit) {
-			return r
-		}
-	}
-	return nil
+	return d.picker.pick(pool, limit, nil)
 }
 
 // wait queues the request until dispatch hands it a replica.
 func (d *Deployment) wait(ctx context.Context, skip *tried) (*Replica, error) {
 	s := d.settings.Load()
-	w := &waiter{ch: make(chan *Replica, 1), skip: skip}
+	w := &waiter{ch: make(chan *Replica, 1)}
+	if skip != nil {
+		w.skip, w.retry = *skip, true
+	}
 	d.mu.Lock()
 	if s.MaxQueuedRequests >= 0 && d.waiters.Len() >= s.MaxQueuedRequests {
 		d.mu.Unlock()
@@ -256,9 +205,13 @@ func (d *Deployment) dispatch() {
 	defer d.mu.Unlock()
 	for el := d.waiters.Front(); el != nil; {
 		w := el.Value.(*waiter)
-		r := d.pickFor(limit, w.skip)
+		var skip *tried
+		if w.retry {
+			skip = &w.skip
+		}
+		r := d.pickFor(limit, skip)
 		if r == nil {
-			if w.skip == nil {
+			if !w.retry {
 				return // no free slot at all
 			}
 			el = el.Next()

@@ -5,31 +5,80 @@
 // request path reads it with one atomic load and takes no lock unless it has
 // to queue.
 //
-// Per request: Table.Match finds the route by longest prefix;
-// Deployment.Acquire picks a replica with power-of-two-choices among those
-// below max_ongoing_requests (or waits in a bounded FIFO queue, dispatched the
-// moment a slot frees); Deployment.ServeHTTP forwards, retrying on another
-// replica only where it is safe (dial errors, Gantry-Rejected answers, and
-// idempotent requests whose replica died before answering); Release returns
-// the slot. An idempotent request whose pooled keep-alive connection the
-// replica had closed goes once more on a fresh connection to the same
-// replica without spending an attempt, as http.Transport does. A replica that keeps failing trips its circuit breaker and is
-// skipped until a probe request succeeds.
+// Per request: Table.Match finds the route by longest prefix; the request
+// then makes one call through the attempt engine (attempt.go), whatever its
+// protocol. The engine, in the shape of gRPC-Go's picker and Done, owns:
+// request_timeout_s (a timer, not a deadline, so the replica does not see
+// it); acquiring a slot (Deployment.Acquire: power-of-two-choices among the
+// replicas below max_ongoing_requests, skipping those already tried, or a
+// bounded FIFO queue dispatched the moment a slot frees); the queue and
+// attempt spans; the verdict on each attempt; the circuit breakers; retries
+// and their metric; Release; and the request's metrics. An attempt's
+// verdict is one of: the replica answered (its breaker counts a success);
+// the replica failed (counts against its breaker; retried on another
+// replica only where safe: dial errors, and idempotent requests whose body
+// can be sent again); the replica rejected it (Gantry-Rejected: retried
+// elsewhere, not counted); the client failed — it left, or its body is
+// malformed (never counts against the replica, its breaker or the retry
+// budget); the timeout ran out; the queue was full. Each protocol supplies
+// only how to send one attempt and how to answer the final verdict.
 //
 // Outcomes map to status codes: 503 no capacity (queue full), 502 replica
 // failed, 504 request_timeout_s exceeded before the response started, 499
-// client gone (not counted against the replica).
+// client gone (not counted against the replica). 499 is recorded only when
+// a write to the client failed or the client left before the response was
+// complete: a response written whole keeps its status even if the client
+// closed its connection at once.
+//
+// The files, one concept each:
+//
+//	attempt.go        the engine: call, verdicts, breaker and retry accounting
+//	p2c.go            power-of-two-choices replica picking
+//	deployment.go     a deployment's pool, settings, Acquire/Release and queue
+//	replica.go        one replica: slots, draining, its connections
+//	breaker.go        the lock-free circuit breaker wrapper
+//	forward.go        HTTP: Forward, the response copy, HTTP statuses
+//	head.go, body.go  HTTP: the request as the replica sees it; its body
+//	conn.go           HTTP: pooled replica connections, stale-connection retry
+//	grpc.go           Infer and the unary gRPC part; gRPC statuses
+//	grpc_raw.go       InferFrame: inference requests passed through undecoded
+//	grpc_proxy.go     Proxy: any gRPC call passed through as raw frames
+//	grpc_metadata.go  ModelMetadata
+//	rest_infer.go     InferREST: OIP REST inferences, passed through to HTTP
+//	                  replicas, translated (package oip) for gRPC ones
+//	grpc_rest.go      the REST v2 leg of gRPC inferences to HTTP replicas
+//	grpc_codec.go, grpc_replica.go  the raw-frame codec; a replica's gRPC conn
+//	table.go, names.go the route table and model names
+//	metrics.go, stats.go, tracing.go, trace.go  observability
+//
+// An idempotent request whose pooled keep-alive connection the replica had
+// closed goes once more on a fresh connection to the same replica without
+// spending an attempt, as http.Transport does.
 //
 // Every answered request is counted in the deployment's Stats (atomic
 // counters and a latency histogram) for the dashboard. When the request's
-// context carries a recording span, Forward adds a span for the wait for a
-// replica and one per attempt, and the replica's traceparent names the
+// context carries a recording span, the engine adds a span for the wait for
+// a replica and one per attempt, and the replica's traceparent names the
 // attempt span; otherwise no span is started.
-// gRPC goes through the same acquire, queue, retry and breaker rules:
-// Deployment.Infer and InferFrame run Open Inference Protocol inferences
-// (gRPC to replicas with protocol grpc, REST v2 to HTTP replicas) and
-// Deployment.Proxy passes any other gRPC call through as raw frames (Codec).
-// Their outcomes are gRPC codes: RESOURCE_EXHAUSTED (queue full),
-// DEADLINE_EXCEEDED (request_timeout_s), UNAVAILABLE (replica failed); the
-// metrics count them by the HTTP code they correspond to.
+//
+// The Open Inference Protocol is translated only where the client's wire
+// and the replica's differ (the translation itself is package oip's):
+// InferREST forwards a REST inference to an HTTP replica as it is, like
+// Forward, and translates it for a gRPC replica; InferFrame passes a gRPC
+// inference to a gRPC replica as raw frames and translates it to REST v2
+// for an HTTP one.
+//
+// gRPC goes through the same engine: Deployment.Infer and InferFrame run
+// Open Inference Protocol inferences (gRPC to replicas with protocol grpc,
+// REST v2 to HTTP replicas), ModelMetadata asks for a model's tensors, and
+// Deployment.Proxy passes any other gRPC call through as raw frames
+// (Codec). Their outcomes are gRPC codes: RESOURCE_EXHAUSTED (queue full),
+// DEADLINE_EXCEEDED (request_timeout_s), UNAVAILABLE (replica failed),
+// CANCELLED (client gone); the metrics count them by the HTTP code they
+// correspond to.
+//
+// A new way in (such as the Python handle calls) is a new protocol part:
+// begin a call, pick, send one attempt, classify and done, and answer the
+// verdict — see ModelMetadata (grpc_metadata.go) for one that sends an
+// HTTP request and reads the response.
 package router

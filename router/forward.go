@@ -3,15 +3,17 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
+
+	"google.golang.org/grpc/status"
+
+	"gantry.dev/gantry/oip"
 )
 
 // MaxBufferedBody is the largest request body read before the first attempt
@@ -22,10 +24,6 @@ const MaxBufferedBody = 1 << 20
 // StatusClientClosed is the status recorded (never sent) when the client
 // went away before its response was complete.
 const StatusClientClosed = 499
-
-var errRequestTimeout = errors.New("request_timeout_s exceeded")
-
-var errRejected = errors.New("rejected by the replica (Gantry-Rejected); retrying elsewhere")
 
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
@@ -40,19 +38,17 @@ func (d *Deployment) Forward(w http.ResponseWriter, r *http.Request, prefix, req
 // ForwardOutcome is Forward that also reports what became of the request
 // in out, when out is not nil (see tracing.go).
 func (d *Deployment) ForwardOutcome(w http.ResponseWriter, r *http.Request, prefix, requestID string, out *Outcome) {
-	start := time.Now()
-	s := d.settings.Load()
-	ctx := r.Context()
-	var timer *time.Timer
-	if s.RequestTimeout > 0 {
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		timer = time.AfterFunc(s.RequestTimeout, func() { cancel(errRequestTimeout) })
-		defer timer.Stop()
-	}
-	code, aborted := d.forward(ctx, w, r, attempt{prefix: prefix, requestID: requestID, settings: s, timer: timer, out: out})
-	d.metrics.observe(code, time.Since(start))
+	d.forwardHTTP(w, r, &forwarding{prefix: prefix, requestID: requestID}, out)
+}
+
+// forwardHTTP is one HTTP request's call through the engine.
+func (d *Deployment) forwardHTTP(w http.ResponseWriter, r *http.Request, fw *forwarding, out *Outcome) {
+	var c call
+	d.begin(&c, r.Context())
+	defer c.end()
+	c.out = out
+	code, aborted := c.forward(w, r, fw)
+	c.finish(code)
 	if out != nil {
 		out.Status = code
 	}
@@ -63,137 +59,133 @@ func (d *Deployment) ForwardOutcome(w http.ResponseWriter, r *http.Request, pref
 	}
 }
 
-// attempt is what every attempt of one request shares.
-type attempt struct {
+// forwarding is what every HTTP attempt of one request shares: how the
+// request is rewritten for the replica (see head.go).
+type forwarding struct {
 	prefix, requestID string
-	traceparent       string // the client's, or a new one
-	settings          *Settings
-	idempotent        bool        // safe to send again, on the same replica or another
-	timer             *time.Timer // request_timeout_s, disarmed once the response starts
-	out               *Outcome    // nil: nobody asked
+	traceparent       string // the client's, a new one, or the attempt span's
+	idempotent        bool   // safe to send again, on the same replica or another
+	// rest is set for an OIP REST inference (InferREST): gRPC replicas get
+	// it translated, and the gateway's errors are OIP error bodies.
+	rest *restInfer
 }
 
-// forward runs the attempts and returns the status recorded for the request
-// and whether the response was cut short after it started.
-func (d *Deployment) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, a attempt) (int, bool) {
-	s, timer := a.settings, a.timer
+// forward runs the HTTP attempts of call c and returns the status recorded
+// for the request and whether the response was cut short after it started.
+func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (int, bool) {
 	body, err := readBody(r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return writeError(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+strconv.FormatInt(tooBig.Limit, 10)+" bytes"), false
-		}
-		if r.Context().Err() != nil {
-			return StatusClientClosed, false
-		}
-		return writeError(w, http.StatusBadRequest, "reading request body: "+err.Error()), false
+		return c.httpFailure(w, fw, nil, verdict{fault: clientFault, err: err}), false
 	}
-	if a.traceparent = r.Header.Get("Traceparent"); a.traceparent == "" {
-		a.traceparent = d.traceparent()
+	if fw.traceparent = r.Header.Get("Traceparent"); fw.traceparent == "" {
+		fw.traceparent = c.d.traceparent()
 	}
+	c.traceparent = fw.traceparent
 	var streamed *http.Request // the outbound request, only for streamed bodies (they go through http.Transport)
 	if body.stream != nil {
-		if streamed, err = outbound(r, &a); err != nil {
+		if streamed, err = outbound(r, fw); err != nil {
 			return writeError(w, http.StatusBadRequest, "request target: "+err.Error()), false
 		}
 	}
-	idempotent := s.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
-	a.idempotent = idempotent
-	tr := tracingFor(ctx)
+	fw.idempotent = c.settings.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
+	c.idempotent, c.replayable = fw.idempotent, body.replayable()
 
-	var skip tried
-	for attempt := 1; ; attempt++ {
-		var rep *Replica
-		qs := tr.queue(ctx, d, attempt)
-		if attempt == 1 {
-			rep, err = d.acquire(ctx, nil)
+	for {
+		rep, err := c.pick()
+		if err != nil {
+			return c.httpFailure(w, fw, nil, c.classify(nil, err)), false
+		}
+		if fw.traceparent != c.traceparent { // the attempt span is the replica's parent
+			fw.traceparent = c.traceparent
+			if streamed != nil {
+				streamed.Header["Traceparent"] = []string{fw.traceparent}
+			}
+		}
+		var resp *http.Response
+		if fw.rest != nil && rep.grpc != nil {
+			resp, err = fw.rest.viaGRPC(c.ctx, rep, r, body)
+			c.replayable = body.replayable()
 		} else {
-			rep, err = d.acquire(ctx, &skip)
+			resp, err = rep.roundTrip(c.ctx, r, streamed, body, fw)
 		}
-		endQueue(qs, rep, err)
 		if err != nil {
-			return d.failure(w, r, ctx, err), false
-		}
-		skip.add(rep)
-		as := tr.attempt(ctx, rep, attempt, &a)
-		if as != nil && streamed != nil { // the attempt span is the replica's parent
-			streamed.Header["Traceparent"] = []string{a.traceparent}
-		}
-		if a.out != nil {
-			a.out.Replica, a.out.Attempts, a.out.Traceparent = rep.id, attempt, a.traceparent
-		}
-		resp, err := rep.roundTrip(ctx, r, streamed, body, &a)
-		if err != nil {
-			endAttempt(as, 0, err)
-			d.Release(rep)
-			if ctx.Err() != nil {
-				return d.failure(w, r, ctx, ctx.Err()), false
+			v := c.classify(rep, err)
+			if berr := body.err(); berr != nil && v.fault != timedOut {
+				// The client's body failed while being sent on: its fault.
+				v = verdict{fault: clientFault, err: berr}
 			}
-			rep.breaker.record(false)
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				rep.markRefused()
-			}
-			if reason := retryReason(err, idempotent, body); reason != "" && attempt < s.MaxAttempts {
-				d.metrics.retried(reason)
+			if c.done(rep, v, 0) {
 				continue
 			}
-			return writeError(w, http.StatusBadGateway, "replica "+rep.id+" failed: "+err.Error()), false
+			if v.fault == noFault { // a gRPC replica's own status
+				return restStatus(w, v.err), false
+			}
+			return c.httpFailure(w, fw, rep, v), false
 		}
-		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Gantry-Rejected") != "" &&
-			body.replayable() && attempt < s.MaxAttempts {
+		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Gantry-Rejected") != "" {
 			// A rejection is no response: request_timeout_s keeps running.
-			endAttempt(as, resp.StatusCode, errRejected)
-			drainAndClose(resp.Body)
-			d.Release(rep)
-			d.metrics.retried("rejected")
-			continue
+			// Without an attempt left, the replica's 503 is the answer.
+			v := c.classify(rep, &rejectedError{rep.id})
+			if c.again(v) {
+				drainAndClose(resp.Body)
+				c.done(rep, v, resp.StatusCode)
+				continue
+			}
 		}
-		if timer != nil && !timer.Stop() {
-			endAttempt(as, resp.StatusCode, context.Cause(ctx))
+		if !c.started() {
 			resp.Body.Close()
-			d.Release(rep)
-			return d.failure(w, r, ctx, context.Cause(ctx)), false
+			v := verdict{fault: timedOut, err: context.Cause(c.ctx)}
+			c.done(rep, v, resp.StatusCode)
+			return c.httpFailure(w, fw, rep, v), false
 		}
-		rep.breaker.record(true)
-		code, aborted := copyResponse(w, resp)
-		endAttempt(as, code, cutShort(aborted))
-		d.Release(rep)
-		if code == StatusClientClosed || r.Context().Err() != nil {
+		code, err := copyResponse(w, resp)
+		switch {
+		case err == nil:
+			// Written whole: the client's status, even if it has left since.
+			c.done(rep, verdict{}, code)
+			return code, false
+		case errors.Is(err, errClientWrite) || c.caller.Err() != nil:
+			// The client left before the response was complete.
+			c.done(rep, verdict{fault: clientFault, err: err}, code)
 			return StatusClientClosed, false
+		default:
+			c.done(rep, verdict{fault: replicaFault, err: err}, code)
+			return code, true
 		}
-		return code, aborted
 	}
 }
 
-// failure maps an error from acquiring a replica or from a cancelled
-// attempt to its status, and answers the client if it is still there.
-func (d *Deployment) failure(w http.ResponseWriter, r *http.Request, ctx context.Context, err error) int {
-	switch {
-	case errors.Is(err, ErrQueueFull):
+// httpFailure answers verdict v of a request that got no response from a
+// replica (rep, if an attempt was made) and returns the status recorded.
+func (c *call) httpFailure(w http.ResponseWriter, fw *forwarding, rep *Replica, v verdict) int {
+	code, msg := http.StatusBadGateway, ""
+	switch v.fault {
+	case queueFull:
 		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusServiceUnavailable, "deployment "+d.app+"/"+d.name+
-			" is at capacity: every replica has max_ongoing_requests in flight and max_queued_requests are waiting; retry later")
-	case errors.Is(context.Cause(ctx), errRequestTimeout):
-		return writeError(w, http.StatusGatewayTimeout, "request timed out after request_timeout_s="+
-			strconv.FormatFloat(d.settings.Load().RequestTimeout.Seconds(), 'g', -1, 64)+"s")
-	case r.Context().Err() != nil:
-		return StatusClientClosed
+		code, msg = http.StatusServiceUnavailable, c.capacityText()
+	case timedOut:
+		code, msg = http.StatusGatewayTimeout, c.timeoutText()
+	case clientFault:
+		if c.caller.Err() != nil || errors.Is(v.err, io.ErrUnexpectedEOF) {
+			return StatusClientClosed // it left, or its body ended early
+		}
+		if tooBig, ok := errors.AsType[*http.MaxBytesError](v.err); ok {
+			code, msg = http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+strconv.FormatInt(tooBig.Limit, 10)+" bytes"
+		} else if st, ok := status.FromError(v.err); ok {
+			code, msg = httpCode(v.err), st.Message() // a request the gateway could not translate
+		} else {
+			code, msg = http.StatusBadRequest, "reading request body: "+v.err.Error()
+		}
 	default:
-		return writeError(w, http.StatusBadGateway, err.Error())
+		if msg = v.err.Error(); rep != nil {
+			msg = "replica " + rep.id + " failed: " + msg
+		}
 	}
-}
-
-// retryReason says why a failed attempt may go to another replica, or ""
-// when retrying could run a non-idempotent request twice.
-func retryReason(err error, idempotent bool, body *requestBody) string {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return "dial"
+	if fw.rest != nil {
+		oip.WriteError(w, code, msg)
+		return code
 	}
-	if idempotent && body.replayable() {
-		return "replica_failed"
-	}
-	return ""
+	return writeError(w, code, msg)
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) int {
@@ -213,14 +205,14 @@ var hopByHop = map[string]bool{
 
 // outbound builds the request to the replica for http.Transport (streamed
 // bodies): the same target and headers writeHead writes.
-func outbound(r *http.Request, a *attempt) (*http.Request, error) {
-	u, err := url.ParseRequestURI(target(r, a.prefix))
+func outbound(r *http.Request, fw *forwarding) (*http.Request, error) {
+	u, err := url.ParseRequestURI(target(r, fw.prefix))
 	if err != nil {
 		return nil, err
 	}
 	u.Scheme = "http"
 	h := make(http.Header, len(r.Header)+6)
-	outboundHeaders(r, a, func(k, v string) { h[k] = append(h[k], v) })
+	outboundHeaders(r, fw, func(k, v string) { h[k] = append(h[k], v) })
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = []string{""} // keep Go's default agent out
 	}
@@ -246,8 +238,10 @@ func stripPrefix(path, prefix string) string {
 // copyResponse writes resp to w, flushing after every read when the
 // response has no declared length (chunked, server-sent events), so each
 // chunk reaches the client as the replica writes it. It returns the status
-// and whether the body was cut short by the replica.
-func copyResponse(w http.ResponseWriter, resp *http.Response) (int, bool) {
+// and nil when the whole response was written, an error wrapping
+// errClientWrite when a write to the client failed, or the replica's read
+// error when the body was cut short.
+func copyResponse(w http.ResponseWriter, resp *http.Response) (int, error) {
 	defer resp.Body.Close()
 	h := w.Header()
 	for k, v := range resp.Header {
@@ -273,7 +267,7 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) (int, bool) {
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return StatusClientClosed, false
+				return resp.StatusCode, fmt.Errorf("%w: %w", errClientWrite, werr)
 			}
 			if flusher != nil {
 				flusher.Flush()
@@ -283,14 +277,17 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) (int, bool) {
 			break
 		}
 		if rerr != nil {
-			return resp.StatusCode, true
+			return resp.StatusCode, fmt.Errorf("the replica's response was cut short: %w", rerr)
 		}
 	}
 	for k, v := range resp.Trailer {
 		h[k] = v
 	}
-	return resp.StatusCode, false
+	return resp.StatusCode, nil
 }
+
+// errClientWrite is a write to the client that failed: it has left.
+var errClientWrite = errors.New("writing the response to the client")
 
 func drainAndClose(rc io.ReadCloser) {
 	io.CopyN(io.Discard, rc, 64<<10)

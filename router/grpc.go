@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
+	"net/http"
 	"strings"
-	"syscall"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -25,8 +22,8 @@ const RejectedMetadata = "gantry-rejected"
 
 const methodModelInfer = "/inference.GRPCInferenceService/ModelInfer"
 
-// Infer runs one Open Inference Protocol inference on a replica of d, by
-// the same rules as Forward: a slot under max_ongoing_requests or a place
+// Infer runs one Open Inference Protocol inference on a replica of d,
+// through the same engine as Forward (attempt.go): a slot under max_ongoing_requests or a place
 // in the bounded queue, request_timeout_s, retries where safe, breakers and
 // metrics. A gRPC replica gets the request as gRPC; an HTTP replica gets it
 // as REST v2 (POST /v2/models/{m}/infer, binary tensors). Errors are gRPC
@@ -34,9 +31,8 @@ const methodModelInfer = "/inference.GRPCInferenceService/ModelInfer"
 // (request_timeout_s), UNAVAILABLE (replica failed), or the replica's own.
 // Incoming gRPC metadata on ctx is passed on to gRPC replicas.
 func (d *Deployment) Infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
-	start := time.Now()
 	var resp *pb.ModelInferResponse
-	err := d.attempts(ctx, func(ctx context.Context, rep *Replica) error {
+	err := d.unary(ctx, d.settings.Load().Idempotent, func(ctx context.Context, rep *Replica) error {
 		var err error
 		if rep.grpc != nil {
 			resp, err = rep.inferGRPC(ctx, req)
@@ -45,106 +41,76 @@ func (d *Deployment) Infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.
 		}
 		return err
 	})
-	d.metrics.observe(httpCode(err), time.Since(start))
 	return resp, err
 }
 
-// attempts runs send on replicas of d until one succeeds, under the
-// deployment's limits, queue, request_timeout_s and retry rules.
-func (d *Deployment) attempts(callerCtx context.Context, send func(context.Context, *Replica) error) error {
-	s := d.settings.Load()
-	// A timer, not a deadline: the replica should not see request_timeout_s
-	// as its own deadline (it would race the gateway to report it).
-	ctx := callerCtx
-	if s.RequestTimeout > 0 {
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(callerCtx)
-		defer cancel(nil)
-		timer := time.AfterFunc(s.RequestTimeout, func() { cancel(errRequestTimeout) })
-		defer timer.Stop()
-	}
-	ctx = outgoing(ctx)
-	var skip tried
-	for attempt := 1; ; attempt++ {
-		var (
-			rep *Replica
-			err error
-		)
-		if attempt == 1 {
-			rep, err = d.acquire(ctx, nil)
-		} else {
-			rep, err = d.acquire(ctx, &skip)
-		}
+// unary runs one unary call through the engine (attempt.go): send makes
+// one attempt on rep, in ctx (which carries the client's gRPC metadata
+// on); it is retried on another replica where safe. The request counts as
+// idempotent when the caller says so; its message is always at hand, so
+// replayable. The error is a gRPC status.
+func (d *Deployment) unary(ctx context.Context, idempotent bool, send func(context.Context, *Replica) error) error {
+	var c call
+	d.begin(&c, ctx)
+	defer c.end()
+	c.ctx = outgoing(c.ctx)
+	c.idempotent, c.replayable = idempotent, true
+	err := c.unary(send)
+	c.finish(httpCode(err))
+	return err
+}
+
+func (c *call) unary(send func(context.Context, *Replica) error) error {
+	for {
+		rep, err := c.pick()
 		if err != nil {
-			return d.grpcFailure(ctx, callerCtx, err)
+			return c.grpcFailure(nil, c.classify(nil, err))
 		}
-		skip.add(rep)
-		err = send(ctx, rep)
-		d.Release(rep)
+		err = send(c.ctx, rep)
 		if err == nil {
-			rep.breaker.record(true)
+			c.done(rep, verdict{}, http.StatusOK)
 			return nil
 		}
-		if ctx.Err() != nil {
-			return d.grpcFailure(ctx, callerCtx, ctx.Err())
-		}
-		reason, answered := rep.classify(err, s.Idempotent)
-		rep.breaker.record(answered)
-		if reason != "" && attempt < s.MaxAttempts {
-			d.metrics.retried(reason)
+		v := c.classify(rep, err)
+		if c.done(rep, v, 0) {
 			continue
 		}
-		if _, ok := status.FromError(err); ok {
-			return err
-		}
-		return status.Errorf(codes.Unavailable, "replica %s failed: %v", rep.id, err)
+		return c.grpcFailure(rep, v)
 	}
 }
 
-// classify says why a failed attempt may be retried ("" if it may not) and
-// whether the replica answered (so its breaker counts a success).
-func (r *Replica) classify(err error, idempotent bool) (reason string, answered bool) {
-	if rej, ok := errors.AsType[*rejectedError](err); ok && rej != nil {
-		return "rejected", true
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		r.markRefused()
-	}
-	if isDialError(err) {
-		return "dial", false
-	}
-	st, ok := status.FromError(err)
-	if !ok {
-		if idempotent {
-			return "replica_failed", false
+// grpcFailure is the gRPC status for verdict v of a call's last attempt
+// (on rep, if one was made).
+func (c *call) grpcFailure(rep *Replica, v verdict) error {
+	switch v.fault {
+	case noFault:
+		return v.err // the replica's own status
+	case queueFull:
+		return status.Error(codes.ResourceExhausted, c.capacityText())
+	case timedOut:
+		return status.Error(codes.DeadlineExceeded, c.timeoutText())
+	case clientFault:
+		if err := c.caller.Err(); err != nil {
+			return status.FromContextError(err).Err()
 		}
-		return "", false
-	}
-	if st.Code() != codes.Unavailable {
-		return "", st.Code() != codes.Internal && st.Code() != codes.Unknown
-	}
-	// UNAVAILABLE from a connection that is not up: the call was not sent.
-	if r.grpc != nil {
-		if cc, _ := r.grpc.conn(); cc != nil && cc.GetState() != connectivity.Ready {
-			return "dial", false
+		if st, ok := status.FromError(v.err); ok {
+			return st.Err()
 		}
+		return status.Error(codes.InvalidArgument, v.err.Error())
 	}
-	if idempotent {
-		return "replica_failed", false
+	if _, ok := status.FromError(v.err); ok {
+		return v.err
 	}
-	return "", false
+	if rep == nil {
+		return status.Error(codes.Unavailable, v.err.Error())
+	}
+	return status.Errorf(codes.Unavailable, "replica %s failed: %v", rep.id, v.err)
 }
 
 func isDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
-
-// rejectedError is a replica's answer that it did no work and the request
-// may go elsewhere.
-type rejectedError struct{ replica string }
-
-func (e *rejectedError) Error() string { return "replica " + e.replica + " rejected the request" }
 
 func (r *Replica) inferGRPC(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
 	resp := new(pb.ModelInferResponse)
@@ -169,23 +135,6 @@ func (r *Replica) invoke(ctx context.Context, method string, req, resp any, opts
 		return err
 	}
 	return nil
-}
-
-// grpcFailure maps an error from acquiring a replica or from a cancelled
-// attempt to a gRPC status.
-func (d *Deployment) grpcFailure(ctx, callerCtx context.Context, err error) error {
-	switch {
-	case errors.Is(err, ErrQueueFull):
-		return status.Error(codes.ResourceExhausted, "deployment "+d.app+"/"+d.name+
-			" is at capacity: every replica has max_ongoing_requests in flight and max_queued_requests are waiting; retry later")
-	case errors.Is(context.Cause(ctx), errRequestTimeout):
-		return status.Error(codes.DeadlineExceeded, "request timed out after request_timeout_s="+
-			strconv.FormatFloat(d.settings.Load().RequestTimeout.Seconds(), 'g', -1, 64)+"s")
-	case callerCtx.Err() != nil:
-		return status.FromContextError(callerCtx.Err()).Err()
-	default:
-		return status.Error(codes.Unavailable, err.Error())
-	}
 }
 
 // httpCode is the status code recorded in the metrics for a gRPC outcome,

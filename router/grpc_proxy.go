@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -14,47 +13,55 @@ import (
 // Proxy passes one gRPC call of any method, unary or streaming either way,
 // to a gRPC replica of d without decoding it: messages as raw frames (the
 // server must use Codec), metadata in, headers and trailers and the status
-// back. The call holds a replica slot until it ends; request_timeout_s
-// bounds the wait for a slot and for the replica's response headers.
+// back. It goes through the same engine as Forward (attempt.go): the call
+// holds a replica slot until it ends; request_timeout_s bounds the wait for
+// a slot and for the replica's response headers; a replica that cannot be
+// reached before any message was sent is replaced by another.
 func (d *Deployment) Proxy(stream grpc.ServerStream, method string) error {
-	start := time.Now()
-	err := d.proxy(stream, method)
-	d.metrics.observe(httpCode(err), time.Since(start))
+	var c call
+	d.begin(&c, stream.Context())
+	defer c.end()
+	err := c.proxy(stream, method)
+	c.finish(httpCode(err))
 	return err
 }
 
 var streamDesc = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 
-func (d *Deployment) proxy(stream grpc.ServerStream, method string) error {
-	callerCtx := stream.Context()
-	s := d.settings.Load()
-	waitCtx := callerCtx
-	var stopTimer func() bool
-	ctx, cancel := context.WithCancelCause(callerCtx)
+func (c *call) proxy(stream grpc.ServerStream, method string) error {
+	// The call's own cancel: a client that breaks its half of the stream
+	// ends the call, and the verdict is then the client's fault.
+	ctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
-	if s.RequestTimeout > 0 {
-		t := time.AfterFunc(s.RequestTimeout, func() { cancel(errRequestTimeout) })
-		stopTimer = t.Stop
-		defer t.Stop()
-		waitCtx = ctx
+	c.ctx = ctx
+	c.idempotent = c.settings.Idempotent
+	c.replayable = true // until the first message is read from the client
+	var (
+		rep *Replica
+		out grpc.ClientStream
+	)
+	for out == nil {
+		var err error
+		if rep, err = c.pick(); err != nil {
+			return c.grpcFailure(nil, c.classify(nil, err))
+		}
+		if rep.grpc == nil {
+			c.done(rep, verdict{fault: clientFault}, 0)
+			return status.Errorf(codes.Unimplemented, "method %s: deployment %s/%s serves HTTP (replica.protocol: http); only gRPC replicas take arbitrary gRPC calls", method, c.d.app, c.d.name)
+		}
+		cc, err := rep.grpc.conn()
+		if err == nil {
+			out, err = cc.NewStream(outgoing(ctx), streamDesc, method, grpc.ForceCodecV2(Codec{}))
+		}
+		if err != nil {
+			v := c.classify(rep, err)
+			if c.done(rep, v, 0) {
+				continue
+			}
+			return c.grpcFailure(rep, v)
+		}
 	}
-	rep, err := d.acquire(waitCtx, nil)
-	if err != nil {
-		return d.grpcFailure(ctx, callerCtx, err)
-	}
-	defer d.Release(rep)
-	if rep.grpc == nil {
-		return status.Errorf(codes.Unimplemented, "method %s: deployment %s/%s serves HTTP (replica.protocol: http); only gRPC replicas take arbitrary gRPC calls", method, d.app, d.name)
-	}
-	cc, err := rep.grpc.conn()
-	if err != nil {
-		return status.Error(codes.Unavailable, err.Error())
-	}
-	out, err := cc.NewStream(outgoing(ctx), streamDesc, method, grpc.ForceCodecV2(Codec{}))
-	if err != nil {
-		rep.breaker.record(false)
-		return d.streamError(ctx, callerCtx, err)
-	}
+	c.replayable = false
 
 	// Client to replica, until the client half-closes or the call ends.
 	// The goroutine ends with the call: RecvMsg returns once the handler
@@ -66,7 +73,7 @@ func (d *Deployment) proxy(stream grpc.ServerStream, method string) error {
 				if errors.Is(err, io.EOF) {
 					out.CloseSend()
 				} else {
-					cancel(err)
+					cancel(&clientError{err})
 				}
 				return
 			}
@@ -79,16 +86,16 @@ func (d *Deployment) proxy(stream grpc.ServerStream, method string) error {
 	// Replica to client.
 	header, err := out.Header()
 	if err != nil {
-		rep.breaker.record(false)
-		return d.streamError(ctx, callerCtx, err)
+		return c.streamEnd(rep, err)
 	}
-	if stopTimer != nil && !stopTimer() {
-		return d.grpcFailure(ctx, callerCtx, context.Cause(ctx))
+	if !c.started() {
+		v := verdict{fault: timedOut, err: context.Cause(ctx)}
+		c.done(rep, v, 0)
+		return c.grpcFailure(rep, v)
 	}
-	rep.breaker.record(true)
 	if len(header) > 0 {
 		if err := stream.SendHeader(header); err != nil {
-			return err
+			return c.streamEnd(rep, &clientError{err})
 		}
 	}
 	for {
@@ -96,22 +103,23 @@ func (d *Deployment) proxy(stream grpc.ServerStream, method string) error {
 		if err := out.RecvMsg(f); err != nil {
 			stream.SetTrailer(out.Trailer())
 			if errors.Is(err, io.EOF) {
+				c.done(rep, verdict{}, 0)
 				return nil
 			}
-			return d.streamError(ctx, callerCtx, err)
+			return c.streamEnd(rep, err)
 		}
 		if err := stream.SendMsg(f); err != nil {
-			return err
+			return c.streamEnd(rep, &clientError{err})
 		}
 	}
 }
 
-// streamError is the status for a proxied call that failed: the gateway's
-// own reason when the call was cut by the timeout or the client, else the
-// replica's status as it is.
-func (d *Deployment) streamError(ctx, callerCtx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return d.grpcFailure(ctx, callerCtx, ctx.Err())
-	}
-	return err
+// streamEnd ends a proxied call that failed once messages may have flowed
+// (so it is not retried): the gateway's own status when the timeout or the
+// client cut it, else the replica's status as it is.
+func (c *call) streamEnd(rep *Replica, err error) error {
+	v := c.classify(rep, err)
+	v.retry = ""
+	c.done(rep, v, 0)
+	return c.grpcFailure(rep, v)
 }

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -19,12 +18,11 @@ import (
 // part of a gRPC hop); an HTTP replica gets it decoded and translated to
 // REST v2 as in Infer.
 func (d *Deployment) InferFrame(ctx context.Context, req *Frame) (*Frame, error) {
-	start := time.Now()
 	var (
 		resp    *Frame
 		decoded *pb.ModelInferRequest
 	)
-	err := d.attempts(ctx, func(ctx context.Context, rep *Replica) error {
+	err := d.unary(ctx, d.settings.Load().Idempotent, func(ctx context.Context, rep *Replica) error {
 		if rep.grpc != nil {
 			out := new(Frame)
 			if err := rep.invoke(ctx, methodModelInfer, req, out, grpc.ForceCodecV2(Codec{})); err != nil {
@@ -36,7 +34,8 @@ func (d *Deployment) InferFrame(ctx context.Context, req *Frame) (*Frame, error)
 		if decoded == nil {
 			decoded = new(pb.ModelInferRequest)
 			if err := proto.Unmarshal(req.b, decoded); err != nil {
-				return status.Errorf(codes.InvalidArgument, "ModelInferRequest: %v", err)
+				decoded = nil
+				return &clientError{status.Errorf(codes.InvalidArgument, "ModelInferRequest: %v", err)}
 			}
 		}
 		r, err := rep.inferREST(ctx, decoded)
@@ -50,7 +49,6 @@ func (d *Deployment) InferFrame(ctx context.Context, req *Frame) (*Frame, error)
 		resp = &Frame{b: b}
 		return nil
 	})
-	d.metrics.observe(httpCode(err), time.Since(start))
 	return resp, err
 }
 

@@ -3,12 +3,10 @@ package router
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,11 +21,11 @@ import (
 func (r *Replica) inferREST(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
 	in, err := oip.FromProtoRequest(req)
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, &clientError{status.Error(codes.InvalidArgument, err.Error())}
 	}
 	body, headerLen, err := oip.EncodeRESTRequest(in)
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, &clientError{status.Error(codes.InvalidArgument, err.Error())}
 	}
 	path := "/v2/models/" + url.PathEscape(req.GetModelName())
 	if v := req.GetModelVersion(); v != "" {
@@ -37,8 +35,7 @@ func (r *Replica) inferREST(ctx context.Context, req *pb.ModelInferRequest) (*pb
 	if err != nil {
 		return nil, err
 	}
-	hreq.Header.Set("Content-Type", "application/octet-stream")
-	hreq.Header.Set(oip.HeaderContentLength, strconv.Itoa(headerLen))
+	oip.SetBodyHeaders(hreq.Header, len(body), headerLen)
 	resp, err := r.transport.RoundTrip(hreq)
 	if err != nil {
 		return nil, err
@@ -55,15 +52,9 @@ func (r *Replica) inferREST(ctx context.Context, req *pb.ModelInferRequest) (*pb
 		return nil, status.Errorf(codes.ResourceExhausted, "replica %s answered more than %d bytes", r.id, MaxGRPCMessage)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, status.Error(codeForHTTP(resp.StatusCode), "replica "+r.id+" answered "+resp.Status+": "+errorText(data))
+		return nil, status.Error(codeForHTTP(resp.StatusCode), "replica "+r.id+" answered "+resp.Status+": "+oip.ErrorMessage(data))
 	}
-	hl := -1
-	if v := resp.Header.Get(oip.HeaderContentLength); v != "" {
-		if hl, err = strconv.Atoi(v); err != nil || hl < 0 {
-			return nil, status.Errorf(codes.Internal, "replica %s: %s %q is not a length", r.id, oip.HeaderContentLength, v)
-		}
-	}
-	out, err := oip.DecodeRESTResponse(data, hl)
+	out, err := oip.DecodeHTTPResponse(resp.Header, data)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "replica %s: %v", r.id, err)
 	}
@@ -71,20 +62,6 @@ func (r *Replica) inferREST(ctx context.Context, req *pb.ModelInferRequest) (*pb
 		out.ModelName = req.GetModelName()
 	}
 	return out.Proto(), nil
-}
-
-// errorText is the "error" of an OIP error body, or the body itself.
-func errorText(b []byte) string {
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		return e.Error
-	}
-	if len(b) > 512 {
-		b = b[:512]
-	}
-	return string(bytes.TrimSpace(b))
 }
 
 // codeForHTTP maps a replica's HTTP status to a gRPC code.

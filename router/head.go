@@ -12,14 +12,14 @@ import (
 // writeHead writes the request line and headers of r as the replica should
 // see them (see outboundHeaders), straight from the client's request: no
 // header map is copied.
-func writeHead(bw *bufio.Writer, r *http.Request, a *attempt, bodyLen int) {
+func writeHead(bw *bufio.Writer, r *http.Request, fw *forwarding, bodyLen int) {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
-	bw.WriteString(target(r, a.prefix))
+	bw.WriteString(target(r, fw.prefix))
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
-	outboundHeaders(r, a, func(k, v string) { header(bw, k, v) })
+	outboundHeaders(r, fw, func(k, v string) { header(bw, k, v) })
 	if bodyLen > 0 || r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		bw.WriteString("Content-Length: ")
 		bw.WriteString(strconv.Itoa(bodyLen))
@@ -32,7 +32,7 @@ func writeHead(bw *bufio.Writer, r *http.Request, a *attempt, bodyLen int) {
 // client's, minus hop-by-hop ones (and those its Connection header names)
 // and those the gateway sets itself, plus the forwarding headers, the
 // request id and the trace context. Both ways of sending a request use it.
-func outboundHeaders(r *http.Request, a *attempt, emit func(k, v string)) {
+func outboundHeaders(r *http.Request, fw *forwarding, emit func(k, v string)) {
 	listed := connectionListed(r)
 	for k, vv := range r.Header {
 		if skipOutbound[k] || hopByHop[k] || listed[k] {
@@ -55,11 +55,11 @@ func outboundHeaders(r *http.Request, a *attempt, emit func(k, v string)) {
 	}
 	emit("X-Forwarded-Host", r.Host)
 	emit("X-Forwarded-Proto", "http")
-	if a.prefix != "/" && a.prefix != "" {
-		emit("X-Forwarded-Prefix", a.prefix)
+	if fw.prefix != "/" && fw.prefix != "" {
+		emit("X-Forwarded-Prefix", fw.prefix)
 	}
-	emit("X-Request-Id", a.requestID)
-	emit("Traceparent", a.traceparent)
+	emit("X-Request-Id", fw.requestID)
+	emit("Traceparent", fw.traceparent)
 }
 
 // skipOutbound are client headers the gateway replaces or drops: it sets

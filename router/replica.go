@@ -169,11 +169,11 @@ func (r *Replica) Close() {
 // roundTrip sends one attempt. Streamed bodies go through http.Transport,
 // which reads the response while the body is still being written; the rest
 // take the pooled connections, served by the request's own goroutine.
-func (r *Replica) roundTrip(ctx context.Context, req, out *http.Request, body *requestBody, a *attempt) (*http.Response, error) {
+func (r *Replica) roundTrip(ctx context.Context, req, out *http.Request, body *requestBody, fw *forwarding) (*http.Response, error) {
 	if out != nil {
 		out.URL.Host = r.addr
 		body.attach(out)
 		return r.transport.RoundTrip(out.WithContext(ctx))
 	}
-	return r.conns.roundTrip(ctx, req, a, body.buf)
+	return r.conns.roundTrip(ctx, req, fw, body.buf)
 }

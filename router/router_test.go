@@ -242,7 +242,7 @@ func TestRetriesDialErrorsAndRejections(t *testing.T) {
 	d.SetReplicas([]*Replica{dead, rejecting, good})
 	order := []int{0, 1, 2}
 	var i atomic.Int32
-	d.intn = func(n int) int { return order[int(i.Add(1)-1)%len(order)] % n }
+	d.picker.intn = func(n int) int { return order[int(i.Add(1)-1)%len(order)] % n }
 	url := gateway(t, d, "/")
 	for range 20 {
 		resp, err := http.Post(url+"/x", "application/json", strings.NewReader(`{"a":1}`))
@@ -350,7 +350,7 @@ func TestBreakerSkipsAFailingReplica(t *testing.T) {
 	t.Cleanup(failing.Close)
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 100, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{failing, good})
-	d.intn = func(int) int { return 0 } // always offer the failing one first
+	d.picker.intn = func(int) int { return 0 } // always offer the failing one first
 	url := gateway(t, d, "/")
 	allOK(t, url+"/x", 10)
 	if !failing.breaker.tripped() || failing.Served() != 2 {
@@ -363,7 +363,7 @@ func TestReplicaRefusingConnectionsIsSkippedAtOnce(t *testing.T) {
 	dead := NewReplica("dead", testenv.FreeAddr(t), ReplicaOptions{})
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 100, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{dead, good})
-	d.intn = func(int) int { return 0 } // always offer the dead one first
+	d.picker.intn = func(int) int { return 0 } // always offer the dead one first
 	url := gateway(t, d, "/")
 	allOK(t, url+"/x", 10)
 	if dead.Served() != 1 {
@@ -516,7 +516,7 @@ func TestRequestTimeoutStillHoldsAfterARejection(t *testing.T) {
 	})
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1, RequestTimeout: 200 * time.Millisecond}, nil)
 	d.SetReplicas([]*Replica{rejecting, slow})
-	d.intn = func(int) int { return 0 } // the rejecting replica first
+	d.picker.intn = func(int) int { return 0 } // the rejecting replica first
 	if code := <-getAsync(gateway(t, d, "/") + "/x"); code != http.StatusGatewayTimeout {
 		t.Fatalf("status %d after a rejection and a slow retry, want 504", code)
 	}

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -70,15 +69,15 @@ func endQueue(span trace.Span, rep *Replica, err error) {
 }
 
 // attempt starts the span of one attempt to rep and makes it the trace
-// context the replica sees.
-func (s spans) attempt(ctx context.Context, rep *Replica, n int, a *attempt) trace.Span {
+// context the replica sees, in *traceparent.
+func (s spans) attempt(ctx context.Context, rep *Replica, n int, traceparent *string) trace.Span {
 	if s.tracer == nil {
 		return nil
 	}
 	_, span := s.tracer.Start(ctx, "gantry.attempt", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		attribute.String("gantry.replica.id", rep.id), attribute.String("server.address", rep.addr),
 		attribute.Int("gantry.retry", n-1)))
-	a.traceparent = traceparentOf(span.SpanContext())
+	*traceparent = traceparentOf(span.SpanContext())
 	return span
 }
 
@@ -107,13 +106,4 @@ func traceparentOf(sc trace.SpanContext) string {
 		flags = "01"
 	}
 	return "00-" + tid.String() + "-" + sid.String() + "-" + flags
-}
-
-var errCutShort = errors.New("the replica's response was cut short")
-
-func cutShort(aborted bool) error {
-	if aborted {
-		return errCutShort
-	}
-	return nil
 }

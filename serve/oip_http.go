@@ -1,8 +1,6 @@
 package serve
 
 import (
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,7 +22,8 @@ import (
 //	POST /v2/models/{m}[/versions/{v}]/infer         JSON or binary tensors
 //
 // A model is an application or application/deployment. Inferences go
-// through Deployment.Infer, like the gRPC ones.
+// through Deployment.InferREST: passed through to HTTP replicas,
+// translated for gRPC ones.
 func (in *ingress) oipHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	switch path {
@@ -74,7 +73,7 @@ func (in *ingress) oipHTTP(w http.ResponseWriter, r *http.Request) {
 				oipStatus(w, err)
 				return
 			}
-			writeJSON(w, http.StatusOK, restMetadata(md))
+			writeJSON(w, http.StatusOK, oip.FromProtoMetadata(md))
 		}
 	case "/ready":
 		if allow(w, r, http.MethodGet) {
@@ -88,74 +87,17 @@ func (in *ingress) oipHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// infer sends a REST inference on through the router: as it is to HTTP
+// replicas, translated to gRPC for gRPC ones (Deployment.InferREST).
 func (in *ingress) infer(w http.ResponseWriter, r *http.Request, d *router.Deployment, name, version string) {
-	headerLen := -1
-	if v := r.Header.Get(oip.HeaderContentLength); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			oipError(w, http.StatusBadRequest, oip.HeaderContentLength+" must be the JSON header's length in bytes, got "+strconv.Quote(v))
-			return
-		}
-		headerLen = n
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, in.maxBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			oipError(w, http.StatusRequestEntityTooLarge, "request body is larger than http_options.max_request_body_bytes ("+strconv.FormatInt(in.maxBody, 10)+")")
-			return
-		}
-		oipError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+	if r.ContentLength > in.maxBody {
+		oipError(w, http.StatusRequestEntityTooLarge, "request body is larger than http_options.max_request_body_bytes ("+strconv.FormatInt(in.maxBody, 10)+")")
 		return
 	}
-	req, err := oip.DecodeRESTRequest(body, headerLen)
-	if err != nil {
-		oipError(w, http.StatusBadRequest, err.Error())
-		return
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, in.maxBody)
 	}
-	resp, err := d.Infer(r.Context(), req.Proto(name, version))
-	if err != nil {
-		oipStatus(w, err)
-		return
-	}
-	out, err := oip.FromProtoResponse(resp)
-	if err != nil {
-		oipError(w, http.StatusBadGateway, err.Error())
-		return
-	}
-	data, hl, err := oip.EncodeRESTResponse(out, req)
-	if err != nil {
-		oipError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	h := w.Header()
-	if hl >= 0 {
-		h.Set("Content-Type", "application/octet-stream")
-		h.Set(oip.HeaderContentLength, strconv.Itoa(hl))
-	} else {
-		h.Set("Content-Type", "application/json")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	w.Write(data)
-}
-
-type restTensorMetadata struct {
-	Name     string  `json:"name"`
-	Datatype string  `json:"datatype"`
-	Shape    []int64 `json:"shape"`
-}
-
-// restMetadata is the REST form of model metadata.
-func restMetadata(md *pb.ModelMetadataResponse) any {
-	tensors := func(ts []*pb.ModelMetadataResponse_TensorMetadata) []restTensorMetadata {
-		out := []restTensorMetadata{}
-		for _, t := range ts {
-			out = append(out, restTensorMetadata{t.GetName(), t.GetDatatype(), append([]int64{}, t.GetShape()...)})
-		}
-		return out
-	}
-	versions := append([]string{}, md.GetVersions()...)
-	return map[string]any{"name": md.GetName(), "versions": versions, "platform": md.GetPlatform(),
-		"inputs": tensors(md.GetInputs()), "outputs": tensors(md.GetOutputs())}
+	d.InferREST(w, r, name, version, w.Header().Get("X-Request-Id"), nil)
 }
 
 // oipStatus answers a gRPC status error with its HTTP equivalent.
@@ -199,6 +141,4 @@ func allow(w http.ResponseWriter, r *http.Request, method string) bool {
 }
 
 // oipError writes the protocol's error body, {"error": msg}.
-func oipError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
+func oipError(w http.ResponseWriter, code int, msg string) { oip.WriteError(w, code, msg) }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"gantry.dev/gantry/oip"
@@ -39,22 +38,14 @@ func (s *server) metadata(w http.ResponseWriter, r *http.Request) {
 		oipError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use GET")
 		return
 	}
-	type tensor struct {
-		Name     string  `json:"name"`
-		Datatype string  `json:"datatype"`
-		Shape    []int64 `json:"shape"`
-	}
 	model, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/models/"), "/versions/")
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(struct {
-		Name     string   `json:"name"`
-		Versions []string `json:"versions"`
-		Platform string   `json:"platform"`
-		Inputs   []tensor `json:"inputs"`
-		Outputs  []tensor `json:"outputs"`
-	}{model, []string{}, "painter",
-		[]tensor{{InputPrompt, "BYTES", []int64{1}}, {InputSeed, "INT64", []int64{1}}, {InputSteps, "INT64", []int64{1}}},
-		[]tensor{{OutputImage, "BYTES", []int64{1}}}})
+	one := func(name, datatype string) oip.TensorMetadata {
+		return oip.TensorMetadata{Name: name, Datatype: datatype, Shape: []int64{1}}
+	}
+	_ = json.NewEncoder(w).Encode(&oip.ModelMetadata{Name: model, Versions: []string{}, Platform: "painter",
+		Inputs:  []oip.TensorMetadata{one(InputPrompt, "BYTES"), one(InputSeed, "INT64"), one(InputSteps, "INT64")},
+		Outputs: []oip.TensorMetadata{one(OutputImage, "BYTES")}})
 }
 
 // infer answers POST /v2/models/{model}/infer (REST v2, JSON or binary
@@ -66,21 +57,12 @@ func (s *server) infer(w http.ResponseWriter, r *http.Request) {
 		oipError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use POST")
 		return
 	}
-	headerLen := -1
-	if v := r.Header.Get(oip.HeaderContentLength); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			oipError(w, http.StatusBadRequest, oip.HeaderContentLength+" must be a length in bytes, got "+strconv.Quote(v))
-			return
-		}
-		headerLen = n
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		oipError(w, http.StatusBadRequest, fmt.Sprintf("reading the body (at most %d bytes): %v", MaxBodyBytes, err))
 		return
 	}
-	req, err := oip.DecodeRESTRequest(body, headerLen)
+	req, err := oip.DecodeHTTPRequest(r.Header, body)
 	if err != nil {
 		oipError(w, http.StatusBadRequest, err.Error())
 		return
@@ -106,19 +88,9 @@ func (s *server) infer(w http.ResponseWriter, r *http.Request) {
 	model := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/models/"), "/infer")
 	model, _, _ = strings.Cut(model, "/versions/")
 	resp := &oip.Response{ModelName: model, ID: req.ID, Outputs: []oip.Tensor{oip.BytesTensor(OutputImage, png.Bytes())}}
-	data, hl, err := oip.EncodeRESTResponse(resp, req)
-	if err != nil {
+	if err := oip.WriteResponse(w, resp, req); err != nil {
 		oipError(w, http.StatusBadRequest, err.Error())
-		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	if hl >= 0 {
-		h.Set("Content-Type", "application/octet-stream")
-		h.Set(oip.HeaderContentLength, strconv.Itoa(hl))
-	}
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	_, _ = w.Write(data)
 }
 
 // fromTensors reads the painter's inputs; unknown inputs are an error.
@@ -163,10 +135,4 @@ func fromTensors(req *oip.Request) (imagineRequest, error) {
 	return ir, nil
 }
 
-func oipError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error string `json:"error"`
-	}{msg})
-}
+func oipError(w http.ResponseWriter, code int, msg string) { oip.WriteError(w, code, msg) }

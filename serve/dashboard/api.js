@@ -3,6 +3,21 @@
 
 const TOKEN_KEY = "gantry.adminToken";
 
+// staticPage is true when the page was opened with ?static=1, before the
+// hash (/?static=1#/events) or in it (/#/events?static=1): it renders once
+// from plain GETs and opens no stream and sets no timer, so a headless
+// `chromium --screenshot --virtual-time-budget=5000 URL` finishes (an open
+// EventSource keeps virtual time from ever running out).
+export const staticPage = isStatic(location);
+
+function isStatic(loc) {
+  const hashQuery = loc.hash.includes("?") ? loc.hash.slice(loc.hash.indexOf("?") + 1) : "";
+  return [loc.search, hashQuery].some((q) => {
+    const v = new URLSearchParams(q).get("static");
+    return v !== null && v !== "0" && v !== "false";
+  });
+}
+
 export function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
 export function setToken(t) {
   if (t) sessionStorage.setItem(TOKEN_KEY, t); else sessionStorage.removeItem(TOKEN_KEY);
@@ -43,10 +58,12 @@ export async function send(method, path, body, headers = {}) {
 
 // follow opens a server-sent event stream and calls onData with each
 // message's parsed data; it returns a function that closes the stream.
+// A static page (staticPage) must not call it: it would never be captured.
 // onState(true) says it is open; onState(false) that it broke: the browser
 // reconnects unless reconnect is false, in which case the stream is closed
 // and onState(false, true) says it ended.
 export function follow(path, onData, onState = () => {}, { reconnect = true } = {}) {
+  if (staticPage) throw new Error("follow: a static page opens no stream");
   const es = new EventSource(path);
   es.onmessage = (m) => { try { onData(JSON.parse(m.data)); } catch { /* ignore a broken line */ } };
   es.onopen = () => onState(true, false);

@@ -1,7 +1,8 @@
 // The dashboard's shell: the hash routes, the polling of the gateway's
-// state, and the admin token bar. Views live in their own modules.
+// state, and the admin token bar. Views live in their own modules. A
+// static page (?static=1, see api.js) fetches the state once and stops.
 
-import { getJSON, onStatus, setToken, token } from "./api.js";
+import { getJSON, onStatus, setToken, staticPage, token } from "./api.js";
 import { overview } from "./overview.js";
 import { deploymentView } from "./deployment.js";
 import { eventsView } from "./events.js";
@@ -16,7 +17,7 @@ const state = { instance: null, series: [], error: null };
 let current = null; // {view, key}
 
 function route() {
-  const parts = (location.hash.replace(/^#\/?/, "") || "").split("/").map(decodeURIComponent);
+  const parts = (location.hash.replace(/^#\/?/, "").replace(/\?.*$/, "") || "").split("/").map(decodeURIComponent);
   switch (parts[0]) {
     case "": return { view: overview, key: "overview", params: {} };
     case "events": return { view: eventsView, key: "events", params: {} };
@@ -97,7 +98,7 @@ function connection() {
   const el = document.getElementById("conn");
   onStatus((ok, msg) => {
     el.className = "conn " + (ok ? "ok" : "bad");
-    el.textContent = ok ? "live" : msg || "disconnected";
+    el.textContent = ok ? (staticPage ? "static: reload to refresh" : "live") : msg || "disconnected";
   });
 }
 
@@ -106,6 +107,11 @@ window.addEventListener("DOMContentLoaded", () => {
   tokenBar();
   connection();
   show();
+  if (staticPage) {
+    // One fetch, then the page is done: mark it for whoever captures it.
+    poll().then(() => { document.documentElement.dataset.rendered = "1"; });
+    return;
+  }
   poll();
   setInterval(poll, POLL_MS);
 });

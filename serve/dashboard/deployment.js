@@ -2,7 +2,7 @@
 // members, age, in-flight), the live log tail of a replica, the autoscaler,
 // the config in effect and the deployment's events.
 
-import { follow } from "./api.js";
+import { follow, getJSON, staticPage } from "./api.js";
 import { Chart } from "./chart.js";
 import { recentEvents } from "./events.js";
 import { ago, badge, esc, fmtMs, fmtNum, fmtPct, summary } from "./util.js";
@@ -58,6 +58,16 @@ export const deploymentView = {
     log.replaceChildren();
     let lines = 0;
     this.logEnded = false;
+    for (const tr of document.querySelectorAll("#replicas tr[data-replica]")) tr.classList.toggle("selected", tr.dataset.replica === id);
+    if (staticPage) {
+      // The last lines, once: a static page opens no stream.
+      getJSON(`api/gantry/logs?replica=${encodeURIComponent(id)}&lines=200`).then((v) => {
+        log.append(document.createTextNode(v.lines.map((l) => l + "\n").join("")));
+        log.scrollTop = log.scrollHeight;
+        st.textContent = " · last lines (static page)";
+      }).catch((e) => { st.textContent = " · " + (e.message || e); });
+      return;
+    }
     // The stream is not left to the browser to reconnect: a replica that
     // stopped is gone (404), and its last lines should stay on screen.
     this.closeLog = follow(`api/gantry/logs?replica=${encodeURIComponent(id)}&lines=200&follow=1`, (line) => {
@@ -69,7 +79,6 @@ export const deploymentView = {
       st.textContent = ok ? " · following" : " · stream ended";
       this.logEnded = ended;
     }, { reconnect: false });
-    for (const tr of document.querySelectorAll("#replicas tr[data-replica]")) tr.classList.toggle("selected", tr.dataset.replica === id);
   },
 
   // update draws state; fresh says it was just fetched (not kept from

@@ -1,7 +1,8 @@
 // The events timeline: deploys, rollout steps, scale decisions, crashes
-// with exit codes, failed health checks. Live, over server-sent events.
+// with exit codes, failed health checks. Live, over server-sent events; a
+// static page shows the events of one GET.
 
-import { follow, getJSON } from "./api.js";
+import { follow, getJSON, staticPage } from "./api.js";
 import { clock, esc } from "./util.js";
 
 const KIND_CLASS = {
@@ -44,8 +45,8 @@ export function recentEvents(root, { limit = 200, filter = () => true } = {}) {
   getJSON("api/gantry/events").then((evs) => {
     evs.forEach(add);
     render();
-    close = follow(`api/gantry/events?follow=1&after=${seen}`, add);
-  }).catch(() => { close = follow("api/gantry/events?follow=1", add); });
+    if (!staticPage) close = follow(`api/gantry/events?follow=1&after=${seen}`, add);
+  }).catch(() => { if (!staticPage) close = follow("api/gantry/events?follow=1", add); });
   return { close: () => close(), refilter(f) { filter = f; render(); }, all: () => all };
 }
 

@@ -358,7 +358,7 @@ func TestAdminListenerBeyondLoopbackNeedsAToken(t *testing.T) {
 		}
 	}
 	// New refuses before binding anything.
-	_, err := New(Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "0.0.0.0:0"})
+	_, err := NewGateway(Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "0.0.0.0:0"}, deploy.Options{})
 	if err == nil || !strings.Contains(err.Error(), "admin token") {
 		t.Fatalf("New with a public dashboard and no token: %v", err)
 	}
@@ -406,11 +406,8 @@ func TestRayVersionAndAPIType(t *testing.T) {
 // models would reject: PENDING, num_replicas 0, a user_config that is not
 // an object, an application not exposed over HTTP, autoscaling.
 func TestRayViewMapsWhatRayCannotHold(t *testing.T) {
-	srv, err := New(Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.ingressLn.Close(); srv.adminLn.Close() })
+	srv := newGateway(t, Options{}, deploy.Options{}).Server
+	t.Cleanup(srv.Close)
 	gpus, mem := 2.0, 1e9
 	started := time.Unix(1700000000, 500_000_000)
 	cfg, err := deploy.Parse([]byte(`

@@ -1,14 +1,18 @@
-// Package serve assembles a Gantry gateway: the controller, the HTTP
-// ingress (port 8000) and the admin listener (port 8265: Ray's dashboard
-// Serve API under /api/serve/ and /api/ray/version, Gantry's richer view
-// under /api/gantry/, /metrics and pprof). The admin API starts processes:
-// it binds to loopback unless given a token, and then every mutating call
-// needs it.
+// Package serve assembles a Gantry gateway: the HTTP ingress (port 8000)
+// and the admin listener (port 8265: Ray's dashboard Serve API under
+// /api/serve/ and /api/ray/version, Gantry's richer view under
+// /api/gantry/, /metrics and pprof), serving a router, a controller and a
+// Prometheus registry that the caller builds. The admin API starts
+// processes: it binds to loopback unless given a token, and then every
+// mutating call needs it.
 //
-// Server.Run owns every component's goroutine. On shutdown it stops the
-// ingress from accepting, waits for in-flight requests to finish, and only
-// then has the controller drain and stop the replicas, so a SIGTERM loses
-// no request.
+// NewGateway builds a gateway's components from explicit parts (cmd/gantry
+// and the tests both use it): the registry, the router, the controller on
+// the caller's backend, and the Server. Gateway.Run runs them, and any
+// Alongside components (the Kubernetes pod cache, watcher and election), in
+// one errgroup. On shutdown the Server stops accepting and waits for
+// in-flight requests to finish, and only then does the controller drain and
+// stop the replicas, so a SIGTERM loses no request.
 //
 // The ingress answers the gateway's own paths (/-/healthz, /-/routes, and
 // the Open Inference Protocol's REST paths under /v2/) before any route

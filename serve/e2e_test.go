@@ -45,13 +45,20 @@ func gatewayWith(t *testing.T, yaml string) (*Server, string) {
 }
 
 // runServer runs a gateway with o (on free loopback ports and a local
-// backend unless o says otherwise) until the test ends.
+// backend) until the test ends.
 func runServer(t *testing.T, o Options) *Server {
 	t.Helper()
 	backend := local.New(local.Options{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	if o.Backend == nil {
-		o.Backend = backend
-	}
+	t.Cleanup(func() { backend.Close() }) // after the gateway has stopped: cleanups run last first
+	gw := newGateway(t, o, deploy.Options{Backend: backend})
+	runGateway(t, gw)
+	return gw.Server
+}
+
+// newGateway builds a gateway as cmd/gantry does, on free loopback ports
+// unless o names them.
+func newGateway(t *testing.T, o Options, co deploy.Options) Gateway {
+	t.Helper()
 	if o.HTTPAddr == "" {
 		o.HTTPAddr = "127.0.0.1:0"
 	}
@@ -64,21 +71,34 @@ func runServer(t *testing.T, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = testLogger()
 	}
-	srv, err := New(o)
+	if co.Logger == nil {
+		co.Logger = o.Logger
+	}
+	gw, err := NewGateway(o, co)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return gw
+}
+
+// runGateway runs gw until the test ends (or stop is called) and expects
+// a clean shutdown; stop waits for Run to return.
+func runGateway(t *testing.T, gw Gateway) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		backend.Close()
-	})
-	return srv
+	go func() { done <- gw.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // runningNow returns the RUNNING replicas of every deployment.

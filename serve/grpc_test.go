@@ -380,15 +380,12 @@ applications:
 	}
 	backend := local.New(local.Options{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { backend.Close() })
-	srv, err := New(Options{Config: cfg, Backend: backend, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		DashboardAddr: "127.0.0.1:0", Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := newGateway(t, Options{Config: cfg}, deploy.Options{Backend: backend})
+	srv := gw.Server
 	ctx, shutdown := context.WithCancel(context.Background())
 	defer shutdown()
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	go func() { done <- gw.Run(ctx) }()
 	running(t, srv, 1)
 
 	bs, err := echopb.NewEchoClient(dialGateway(t, srv)).Bidi(callCtx(t))
@@ -429,13 +426,8 @@ applications:
 
 // A gRPC address with no host binds the HTTP ingress's host.
 func TestGRPCBindsTheHTTPHost(t *testing.T) {
-	srv, err := New(Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: ":0", DashboardAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.ingressLn.Close()
-	defer srv.adminLn.Close()
-	defer srv.grpcLn.Close()
+	srv := newGateway(t, Options{GRPCAddr: ":0"}, deploy.Options{}).Server
+	defer srv.Close()
 	if host, _, _ := strings.Cut(srv.GRPCAddr(), ":"); host != "127.0.0.1" {
 		t.Fatalf("gRPC listens on %s, want the HTTP host 127.0.0.1", srv.GRPCAddr())
 	}

@@ -202,19 +202,11 @@ func TestRestartWithTheSameStateDirBringsApplicationsBack(t *testing.T) {
 	state := t.TempDir()
 	start := func(cfg *deploy.Config) (*Server, string, func()) {
 		backend := local.New(local.Options{StateDir: state, Logger: slog.New(slog.DiscardHandler)})
-		srv, err := New(Options{Config: cfg, Backend: backend, Store: &deploy.Store{Path: filepath.Join(state, "applied.json")},
-			HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Run(ctx) }()
-		return srv, "http://" + srv.HTTPAddr(), func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
+		gw := newGateway(t, Options{Config: cfg},
+			deploy.Options{Backend: backend, Store: &deploy.Store{Path: filepath.Join(state, "applied.json")}})
+		stop := runGateway(t, gw)
+		return gw.Server, "http://" + gw.Server.HTTPAddr(), func() {
+			stop()
 			backend.Close()
 		}
 	}

@@ -24,20 +24,20 @@ import (
 	"gantry.dev/gantry/router"
 )
 
-// Options configure a Server.
+// Options configure a Server. The caller builds the parts a Server serves
+// (Router, Controller, Registry) and runs the controller: see Gateway.
 type Options struct {
-	// Config is applied at start; nil starts with no applications.
+	// Config sets the listeners and limits; nil: the defaults.
 	Config *deploy.Config
-	// Backend runs replicas.
-	Backend deploy.Backend
-	// Self is the running gantry executable.
-	Self string
+	// Router routes the ingress's requests; Controller publishes its routes.
+	Router     *router.Router
+	Controller *deploy.Controller
+	// Registry is served at /metrics on the admin listener.
+	Registry *prometheus.Registry
 	// HTTPAddr, GRPCAddr and DashboardAddr override the config's listeners
 	// when set. The gRPC ingress binds the HTTP ingress's host (as in Ray)
 	// unless GRPCAddr names one: ":9001" sets only its port.
 	HTTPAddr, GRPCAddr, DashboardAddr string
-	// Store keeps the applied config across restarts; nil keeps nothing.
-	Store *deploy.Store
 	// DrainTimeout bounds waiting for in-flight requests at shutdown;
 	// default 30 s.
 	DrainTimeout time.Duration
@@ -46,10 +46,6 @@ type Options struct {
 	// must bind a loopback address.
 	AdminToken string
 	Logger     *slog.Logger
-	// Follower and Detach are passed to the controller (deploy.Options):
-	// on Kubernetes a gateway follows until it is elected, and leaves the
-	// replica pods running when it stops.
-	Follower, Detach bool
 	// TracerProvider, when set, traces every routed request (see
 	// TracingFromEnv); nil: no tracing.
 	TracerProvider trace.TracerProvider
@@ -57,6 +53,14 @@ type Options struct {
 	// AccessLogJSON is set, else as text; nil: no access log.
 	AccessLog     io.Writer
 	AccessLogJSON bool
+}
+
+// NewRegistry returns a Prometheus registry with the Go runtime and process
+// collectors, for Options.Registry.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // Server is one gateway.
@@ -109,18 +113,14 @@ func New(o Options) (*Server, error) {
 			o.GRPCAddr = net.JoinHostPort(httpHost, port)
 		}
 	}
+	if o.Router == nil || o.Controller == nil || o.Registry == nil {
+		return nil, errors.New("serve: Options need a Router, a Controller and a Registry")
+	}
 	if err := checkAdminBind(o.DashboardAddr, o.AdminToken); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, router: router.New(), registry: prometheus.NewRegistry(),
+	s := &Server{opts: o, log: o.Logger, router: o.Router, registry: o.Registry, controller: o.Controller,
 		startConfig: cfg, id: newIdentity(time.Now())}
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := router.NewMetrics(s.registry)
-	s.controller = deploy.NewController(deploy.Options{
-		Backend: o.Backend, Router: s.router, Metrics: metrics, Logger: o.Logger, Self: o.Self, Store: o.Store,
-		Follower: o.Follower, Detach: o.Detach,
-	})
-	s.registry.MustRegister(deploy.NewCollector(s.controller))
 	s.dash = newDashboard(s.controller.Snapshot)
 
 	var err error
@@ -188,29 +188,12 @@ func (s *Server) adminRoutes() http.Handler {
 }
 
 // Run serves until ctx ends, then shuts down in order: stop accepting,
-// finish in-flight requests, stop replicas. It returns nil after a clean
-// shutdown.
+// finish in-flight requests (up to DrainTimeout), close the admin
+// listener. It returns nil after a clean shutdown. The controller must run
+// until Run has returned, so the replicas serve the requests drained: see
+// Gateway.
 func (s *Server) Run(ctx context.Context) error {
-	ctrlCtx, stopController := context.WithCancel(context.Background())
-	defer stopController()
-	ctrlDone := make(chan error, 1)
-	go func() { ctrlDone <- s.controller.Run(ctrlCtx) }()
-
-	var err error
-	if s.opts.Config != nil {
-		err = s.controller.Apply(ctx, s.opts.Config)
-	} else if restored, rerr := s.controller.Restore(ctx); rerr != nil {
-		err = rerr
-	} else if restored {
-		s.log.Info("restored the applied config from the state dir")
-	}
-	if err != nil {
-		stopController()
-		<-ctrlDone
-		return err
-	}
 	s.log.Info("gateway serving", "http", s.HTTPAddr(), "grpc", s.GRPCAddr(), "dashboard", s.DashboardAddr())
-
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveUntilClosed(s.ingress, s.ingressLn) })
 	g.Go(func() error { return serveUntilClosed(s.admin, s.adminLn) })
@@ -232,16 +215,19 @@ func (s *Server) Run(ctx context.Context) error {
 		s.admin.Shutdown(shutCtx)
 		return err
 	})
-	err = g.Wait()
+	err := g.Wait()
 	s.access.flush() // lines of the requests drained after the flusher stopped
-	s.log.Info("stopping replicas")
-	stopController()
-	<-ctrlDone
-	s.log.Info("gateway stopped")
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// Close closes the listeners of a Server that never ran.
+func (s *Server) Close() {
+	s.ingressLn.Close()
+	s.adminLn.Close()
+	s.grpcLn.Close()
 }
 
 // serveUntilClosed serves on ln and treats a Shutdown as success.

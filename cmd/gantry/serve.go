@@ -113,8 +113,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("finding the gantry executable: %w", err)
 	}
-	opts := serve.Options{Config: cfg, Self: self, Logger: log, AdminToken: f.adminToken,
-		Store: &deploy.Store{Path: filepath.Join(f.stateDir, "applied.json")}}
+	opts := serve.Options{Config: cfg, Logger: log, AdminToken: f.adminToken}
 	if f.accessLog {
 		opts.AccessLog, opts.AccessLogJSON = stderr, f.logFormat == "json"
 	}
@@ -149,19 +148,19 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		opts.DashboardAddr = withHost(cmp.Or(opts.DashboardAddr, addrs.DashboardAddr()), f.dashboardHost)
 	}
 	if f.backend == "kubernetes" {
-		return serveKubernetes(ctx, f, opts, log)
+		return serveKubernetes(ctx, f, opts)
 	}
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
 	backend := local.New(local.Options{StateDir: f.stateDir, Logger: log})
 	defer backend.Close()
-	opts.Backend = backend
-	srv, err := serve.New(opts)
+	gw, err := serve.NewGateway(opts, deploy.Options{Backend: backend, Self: self, Logger: log,
+		Store: &deploy.Store{Path: filepath.Join(f.stateDir, "applied.json")}})
 	if err != nil {
 		return err
 	}
-	return srv.Run(ctx)
+	return gw.Run(ctx)
 }
 
 func withHost(addr, host string) string {

@@ -1,4 +1,4 @@
-package serve
+package serve_test
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/replica"
+	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/servetest"
 )
 
 // rolloutConfig is a one-deployment app running the test replica.
@@ -40,23 +42,16 @@ applications:
 	if !strings.Contains(extra, "replica:") {
 		yaml += "    replica: {command: [TESTREPLICA]}\n"
 	}
-	cfg, err := deploy.Parse([]byte(withTestReplica(yaml)))
+	cfg, err := deploy.Parse([]byte(servetest.WithTestReplica(yaml)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	return cfg
 }
 
-func apply(t *testing.T, srv *Server, cfg *deploy.Config) {
-	t.Helper()
-	if err := srv.Controller().Apply(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // settle waits until the application reaches want with n replicas of the
 // deployment RUNNING, and returns their PIDs.
-func settle(t *testing.T, srv *Server, want deploy.AppState, n int) []int {
+func settle(t *testing.T, srv *serve.Server, want deploy.AppState, n int) []int {
 	t.Helper()
 	var pids []int
 	var last deploy.Snapshot
@@ -121,12 +116,12 @@ func load(url string, clients int) (stop func() (ok int64, failures []string)) {
 }
 
 func TestCodeChangeRollsEveryReplicaWithoutAFailedRequest(t *testing.T) {
-	srv, url := gatewayWith(t, "")
-	apply(t, srv, rolloutConfig(t, 3, ""))
+	srv, url := servetest.GatewayWith(t, "")
+	servetest.Apply(t, srv, rolloutConfig(t, 3, ""))
 	before := settle(t, srv, deploy.AppRunning, 3)
 
 	stop := load(url+"/slow?ms=100", 8) // requests in flight on every replica as it drains
-	apply(t, srv, rolloutConfig(t, 3, "    replica: {command: [TESTREPLICA], env: {MODEL_VERSION: v2}}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 3, "    replica: {command: [TESTREPLICA], env: {MODEL_VERSION: v2}}\n"))
 	after := settle(t, srv, deploy.AppRunning, 3)
 	ok, failures := stop()
 	t.Logf("%d requests during the rollout, %d failed", ok, len(failures))
@@ -138,20 +133,20 @@ func TestCodeChangeRollsEveryReplicaWithoutAFailedRequest(t *testing.T) {
 			t.Errorf("old replica %d still running after the rollout", pid)
 		}
 	}
-	if got := getBody(t, url+"/env?name=MODEL_VERSION"); got != "v2" {
+	if got := servetest.GetBody(t, url+"/env?name=MODEL_VERSION"); got != "v2" {
 		t.Errorf("new replicas see MODEL_VERSION=%q", got)
 	}
 }
 
 func TestUserConfigAndScaleDownApplyInPlace(t *testing.T) {
-	srv, url := gatewayWith(t, "")
-	apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 1}\n"))
+	srv, url := servetest.GatewayWith(t, "")
+	servetest.Apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 1}\n"))
 	before := settle(t, srv, deploy.AppRunning, 3)
 
-	apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 2}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 2}\n"))
 	if !testenv.Eventually(30*time.Second, func() bool {
 		for range 6 { // every replica, whichever the router picks
-			if getBody(t, url+"/config") != `{"threshold":2}` {
+			if servetest.GetBody(t, url+"/config") != `{"threshold":2}` {
 				return false
 			}
 		}
@@ -164,7 +159,7 @@ func TestUserConfigAndScaleDownApplyInPlace(t *testing.T) {
 		t.Fatalf("replicas restarted for a user_config change: %v → %v", before, after)
 	}
 
-	apply(t, srv, rolloutConfig(t, 1, "    user_config: {threshold: 2}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 1, "    user_config: {threshold: 2}\n"))
 	after := settle(t, srv, deploy.AppRunning, 1)
 	if !slices.Contains(before, after[0]) {
 		t.Fatalf("scaling 3 → 1 started a new replica %d instead of keeping one of %v", after[0], before)
@@ -172,12 +167,12 @@ func TestUserConfigAndScaleDownApplyInPlace(t *testing.T) {
 }
 
 func TestFailingRolloutIsDeployFailedAndTheOldVersionServes(t *testing.T) {
-	srv, url := gatewayWith(t, "")
-	apply(t, srv, rolloutConfig(t, 1, ""))
+	srv, url := servetest.GatewayWith(t, "")
+	servetest.Apply(t, srv, rolloutConfig(t, 1, ""))
 	before := settle(t, srv, deploy.AppRunning, 1)
 
 	stop := load(url+"/id", 4)
-	apply(t, srv, rolloutConfig(t, 1, "    replica: {command: [sh, -c, 'echo cannot load the model weights >&2; exit 3']}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 1, "    replica: {command: [sh, -c, 'echo cannot load the model weights >&2; exit 3']}\n"))
 	var app deploy.AppStatus
 	if !testenv.Eventually(60*time.Second, func() bool {
 		app = srv.Controller().Snapshot().Applications[0]
@@ -200,11 +195,11 @@ func TestFailingRolloutIsDeployFailedAndTheOldVersionServes(t *testing.T) {
 
 func TestRestartWithTheSameStateDirBringsApplicationsBack(t *testing.T) {
 	state := t.TempDir()
-	start := func(cfg *deploy.Config) (*Server, string, func()) {
+	start := func(cfg *deploy.Config) (*serve.Server, string, func()) {
 		backend := local.New(local.Options{StateDir: state, Logger: slog.New(slog.DiscardHandler)})
-		gw := newGateway(t, Options{Config: cfg},
+		gw := servetest.New(t, serve.Options{Config: cfg},
 			deploy.Options{Backend: backend, Store: &deploy.Store{Path: filepath.Join(state, "applied.json")}})
-		stop := runGateway(t, gw)
+		stop := servetest.Run(t, gw)
 		return gw.Server, "http://" + gw.Server.HTTPAddr(), func() {
 			stop()
 			backend.Close()
@@ -217,30 +212,19 @@ func TestRestartWithTheSameStateDirBringsApplicationsBack(t *testing.T) {
 	srv, url, stop := start(nil) // no config: the state dir has it
 	defer stop()
 	settle(t, srv, deploy.AppRunning, 2)
-	waitRoute(t, url+"/id")
-}
-
-func getBody(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	servetest.WaitRoute(t, url+"/id")
 }
 
 func TestHealthSettingsApplyInPlaceToRunningReplicas(t *testing.T) {
-	srv, _ := gatewayWith(t, "")
+	srv, _ := servetest.GatewayWith(t, "")
 	flag := filepath.Join(t.TempDir(), "unhealthy")
 	withPeriod := func(period string) *deploy.Config {
 		return rolloutConfig(t, 1, "    health_check_period_s: "+period+"\n    health_check_timeout_s: 1\n"+
 			"    replica: {command: [TESTREPLICA], env: {TESTREPLICA_UNHEALTHY_FILE: "+flag+"}}\n")
 	}
-	apply(t, srv, withPeriod("60"))
+	servetest.Apply(t, srv, withPeriod("60"))
 	before := settle(t, srv, deploy.AppRunning, 1)
-	apply(t, srv, withPeriod("0.1")) // only the health settings change
+	servetest.Apply(t, srv, withPeriod("0.1")) // only the health settings change
 	if after := settle(t, srv, deploy.AppRunning, 1); !slices.Equal(before, after) {
 		t.Fatalf("a health settings change restarted the replica: %v → %v", before, after)
 	}

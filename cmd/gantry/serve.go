@@ -18,6 +18,8 @@ import (
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/admin"
+	"gantry.dev/gantry/serve/ingress"
 )
 
 type serveFlags struct {
@@ -41,8 +43,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where replica logs and applied state are kept")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&f.accessLog, "access-log", true, "log a line per request to stderr (application, deployment, replica, status, duration, request and trace id); --access-log=false turns it off")
-	fs.StringVar(&f.adminToken, "admin-token", os.Getenv(serve.AdminTokenEnv),
-		"token every mutating REST API call must send (Authorization: Bearer); required when the dashboard host is not loopback (env "+serve.AdminTokenEnv+")")
+	fs.StringVar(&f.adminToken, "admin-token", os.Getenv(admin.AdminTokenEnv),
+		"token every mutating REST API call must send (Authorization: Bearer); required when the dashboard host is not loopback (env "+admin.AdminTokenEnv+")")
 	fs.StringVar(&f.backend, "backend", "local", "where replicas run: local (child processes) or kubernetes (pods; the config comes from GantryService resources)")
 	fs.StringVar(&f.namespace, "namespace", "", "with --backend kubernetes: the namespace to watch and run pods in (default $POD_NAMESPACE, else default)")
 	fs.StringVar(&f.httpHost, "http-host", "", "HTTP ingress host (overrides http_options.host; default 0.0.0.0 with --backend kubernetes)")
@@ -66,7 +68,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	// Replicas inherit the gateway's environment: keep the token from them.
-	os.Unsetenv(serve.AdminTokenEnv)
+	os.Unsetenv(admin.AdminTokenEnv)
 	var configPath string
 	if rest := fs.Args(); len(rest) > 0 {
 		configPath = rest[0]
@@ -117,7 +119,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if f.accessLog {
 		opts.AccessLog, opts.AccessLogJSON = stderr, f.logFormat == "json"
 	}
-	tp, stopTracing, err := serve.TracingFromEnv(ctx)
+	tp, stopTracing, err := ingress.TracingFromEnv(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package serve
+package ingress
 
 import (
 	"errors"
@@ -30,7 +30,7 @@ func (in *ingress) oipHTTP(w http.ResponseWriter, r *http.Request) {
 	switch path {
 	case "/v2":
 		if allow(w, r, http.MethodGet) {
-			writeJSON(w, http.StatusOK, map[string]any{"name": ServerName, "version": RayCompatVersion, "extensions": oipExtensions})
+			writeJSON(w, http.StatusOK, map[string]any{"name": ServerName, "version": ServerVersion, "extensions": oipExtensions})
 		}
 		return
 	case "/v2/health/live":

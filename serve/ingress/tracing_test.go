@@ -1,4 +1,4 @@
-package serve
+package ingress_test
 
 import (
 	"context"
@@ -20,6 +20,9 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/ingress"
+	"gantry.dev/gantry/serve/servetest"
 )
 
 // receiver is an in-process OTLP collector: it keeps every span exported
@@ -107,11 +110,11 @@ func TestTracingExportsIngressQueueAndAttemptSpansAndTheReplicaSeesTheTrace(t *t
 	for _, protocol := range []string{"grpc", "http/protobuf"} {
 		t.Run(protocol, func(t *testing.T) {
 			rc := startReceiver(t, protocol)
-			tp, shutdown, err := TracingFromEnv(context.Background())
+			tp, shutdown, err := ingress.TracingFromEnv(context.Background())
 			if err != nil || tp == nil {
-				t.Fatalf("TracingFromEnv = %v, %v; want a provider", tp, err)
+				t.Fatalf("ingress.TracingFromEnv = %v, %v; want a provider", tp, err)
 			}
-			cfg, err := deploy.Parse([]byte(withTestReplica(`
+			cfg, err := deploy.Parse([]byte(servetest.WithTestReplica(`
 applications:
 - name: app
   route_prefix: /
@@ -123,10 +126,10 @@ applications:
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := runServer(t, Options{Config: cfg, TracerProvider: tp})
+			srv := servetest.Start(t, serve.Options{Config: cfg, TracerProvider: tp})
 			url := "http://" + srv.HTTPAddr()
-			waitRoute(t, url+"/echo")
-			rep := running(t, srv, 1)[0]
+			servetest.WaitRoute(t, url+"/echo")
+			rep := servetest.Running(t, srv, 1)[0]
 
 			const clientTrace, clientSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 			req, _ := http.NewRequest(http.MethodGet, url+"/echo", nil)
@@ -228,13 +231,13 @@ func first(v []string) string {
 func TestTracingIsOffWithoutTheVariables(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
-	tp, _, err := TracingFromEnv(context.Background())
+	tp, _, err := ingress.TracingFromEnv(context.Background())
 	if tp != nil || err != nil {
-		t.Errorf("TracingFromEnv = %v, %v; want nil, nil", tp, err)
+		t.Errorf("ingress.TracingFromEnv = %v, %v; want nil, nil", tp, err)
 	}
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
-	if _, _, err := TracingFromEnv(context.Background()); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_PROTOCOL") {
+	if _, _, err := ingress.TracingFromEnv(context.Background()); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_PROTOCOL") {
 		t.Errorf("a bad protocol gave %v; want an error naming OTEL_EXPORTER_OTLP_PROTOCOL", err)
 	}
 }

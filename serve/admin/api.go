@@ -1,4 +1,4 @@
-package serve
+package admin
 
 import (
 	"context"
@@ -192,7 +192,7 @@ func (s *Server) rayInstance(snap deploy.Snapshot) RayServeInstanceDetails {
 		v.ProxyLocation = "EveryNode" // Ray's default; one gateway is one node
 	}
 	status := "HEALTHY"
-	if s.draining.Load() {
+	if s.ingress.Draining() {
 		status = "DRAINING"
 	}
 	v.Proxies[s.id.nodeID] = RayProxyDetails{RayActorDetails: s.actor("SERVE_PROXY_ACTOR-" + s.id.nodeID), Status: status}
@@ -214,7 +214,7 @@ func (s *Server) actor(name string) RayActorDetails {
 
 // nodeIP is the ingress's IP when it listens on one, else 127.0.0.1.
 func (s *Server) nodeIP() string {
-	host, _, err := net.SplitHostPort(s.ingressLn.Addr().String())
+	host, _, err := net.SplitHostPort(s.ingress.HTTPAddr())
 	if ip := net.ParseIP(host); err == nil && ip != nil && !ip.IsUnspecified() {
 		return ip.String()
 	}
@@ -228,7 +228,7 @@ func (s *Server) rayHTTPOptions(cur *deploy.Config) RayHTTPOptions {
 	}
 	return RayHTTPOptions{
 		Host:              host,
-		Port:              portOf(s.HTTPAddr()),
+		Port:              portOf(s.ingress.HTTPAddr()),
 		RootPath:          cur.HTTPOptions.RootPath,
 		RequestTimeoutS:   cur.HTTPOptions.RequestTimeoutS,
 		KeepAliveTimeoutS: int(math.Round(s.startConfig.KeepAliveTimeout().Seconds())),

@@ -1,4 +1,4 @@
-package serve
+package ingress_test
 
 import (
 	"context"
@@ -24,13 +24,16 @@ import (
 	"gantry.dev/gantry/internal/testgrpcreplica/echopb"
 	"gantry.dev/gantry/oip"
 	pb "gantry.dev/gantry/oip/inferencepb"
+	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/ingress"
+	"gantry.dev/gantry/serve/servetest"
 )
 
 // Tests of the gRPC port with Go's gRPC client over real sockets, against
 // a real gateway and real replica processes.
 
 // dialGateway connects a gRPC client to srv's gRPC port.
-func dialGateway(t *testing.T, srv *Server) *grpc.ClientConn {
+func dialGateway(t *testing.T, srv *serve.Server) *grpc.ClientConn {
 	t.Helper()
 	cc, err := grpc.NewClient("passthrough:///"+srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -70,8 +73,8 @@ applications:
 `
 
 func TestGRPCReflectionHealthAndOIP(t *testing.T) {
-	srv, _ := gatewayWith(t, twoGRPCApps)
-	running(t, srv, 2)
+	srv, _ := servetest.GatewayWith(t, twoGRPCApps)
+	servetest.Running(t, srv, 2)
 	cc := dialGateway(t, srv)
 	ctx := callCtx(t)
 
@@ -121,7 +124,7 @@ func TestGRPCReflectionHealthAndOIP(t *testing.T) {
 	}
 	_, err = oipc.ModelReady(ctx, &pb.ModelReadyRequest{Name: "nope"})
 	wantCode(t, err, codes.NotFound, `model "nope" does not exist`)
-	if md, err := oipc.ServerMetadata(ctx, &pb.ServerMetadataRequest{}); err != nil || md.GetName() != ServerName {
+	if md, err := oipc.ServerMetadata(ctx, &pb.ServerMetadataRequest{}); err != nil || md.GetName() != ingress.ServerName {
 		t.Fatalf("ServerMetadata: %v, %v", md, err)
 	}
 	// The replica has no ModelMetadata: the gateway answers with the name.
@@ -178,16 +181,16 @@ func TestGRPCReflectionHealthAndOIP(t *testing.T) {
 }
 
 func TestGRPCTransparentProxy(t *testing.T) {
-	srv, _ := gatewayWith(t, twoGRPCApps)
-	running(t, srv, 2)
+	srv, _ := servetest.GatewayWith(t, twoGRPCApps)
+	servetest.Running(t, srv, 2)
 	echo := echopb.NewEchoClient(dialGateway(t, srv))
 	ctx := callCtx(t)
-	toEcho := metadata.AppendToOutgoingContext(ctx, ApplicationMetadata, "echo")
+	toEcho := metadata.AppendToOutgoingContext(ctx, ingress.ApplicationMetadata, "echo")
 
 	// Routing: the application metadata key names the application.
 	_, err := echo.Unary(ctx, &echopb.Msg{Text: "hi"})
 	wantCode(t, err, codes.InvalidArgument, `"application" metadata key: echo, other`)
-	_, err = echo.Unary(metadata.AppendToOutgoingContext(ctx, ApplicationMetadata, "nope"), &echopb.Msg{Text: "hi"})
+	_, err = echo.Unary(metadata.AppendToOutgoingContext(ctx, ingress.ApplicationMetadata, "nope"), &echopb.Msg{Text: "hi"})
 	wantCode(t, err, codes.NotFound, `application "nope"`)
 
 	// Unary: metadata in, header, trailer and the replica's status out.
@@ -251,7 +254,7 @@ func TestGRPCTransparentProxy(t *testing.T) {
 
 // The only application needs no metadata.
 func TestGRPCProxyOnlyApplication(t *testing.T) {
-	srv, _ := gatewayWith(t, `
+	srv, _ := servetest.GatewayWith(t, `
 applications:
 - name: solo
   route_prefix: null
@@ -259,7 +262,7 @@ applications:
   - name: echo
     replica: {command: [TESTGRPCREPLICA], protocol: grpc}
 `)
-	running(t, srv, 1)
+	servetest.Running(t, srv, 1)
 	m, err := echopb.NewEchoClient(dialGateway(t, srv)).Unary(callCtx(t), &echopb.Msg{Text: "hi"})
 	if err != nil || m.GetText() != "hi" {
 		t.Fatalf("Unary = %v, %v", m, err)
@@ -272,7 +275,7 @@ func holdRequest(model string) *pb.ModelInferRequest {
 }
 
 func TestOIPBackpressureIsResourceExhausted(t *testing.T) {
-	srv, base := gatewayWith(t, `
+	srv, base := servetest.GatewayWith(t, `
 applications:
 - name: tight
   route_prefix: null
@@ -282,10 +285,10 @@ applications:
     max_queued_requests: 1
     replica: {command: [TESTGRPCREPLICA], protocol: grpc}
 `)
-	running(t, srv, 1)
+	servetest.Running(t, srv, 1)
 	oipc := pb.NewGRPCInferenceServiceClient(dialGateway(t, srv))
 	// Two held calls: one on the only slot, then one in the only queue place.
-	d, _ := srv.router.Table().Application("tight")
+	d, _ := srv.Router().Table().Application("tight")
 	holdCtx, release := context.WithCancel(context.Background())
 	held := make(chan error, 2)
 	hold := func() {
@@ -319,7 +322,7 @@ applications:
 }
 
 func TestGRPCRequestTimeoutIsDeadlineExceeded(t *testing.T) {
-	srv, _ := gatewayWith(t, `
+	srv, _ := servetest.GatewayWith(t, `
 grpc_options: {request_timeout_s: 0.3}
 applications:
 - name: slow
@@ -328,7 +331,7 @@ applications:
   - name: d
     replica: {command: [TESTGRPCREPLICA], protocol: grpc}
 `)
-	running(t, srv, 1)
+	servetest.Running(t, srv, 1)
 	cc := dialGateway(t, srv)
 	_, err := pb.NewGRPCInferenceServiceClient(cc).ModelInfer(callCtx(t), holdRequest("slow"))
 	wantCode(t, err, codes.DeadlineExceeded, "grpc_options.request_timeout_s=0.3s")
@@ -343,7 +346,7 @@ applications:
 }
 
 func TestOIPRequestTimeoutIsDeadlineExceeded(t *testing.T) {
-	srv, base := gatewayWith(t, `
+	srv, base := servetest.GatewayWith(t, `
 http_options: {request_timeout_s: 0.3}
 applications:
 - name: slow
@@ -352,7 +355,7 @@ applications:
   - name: d
     replica: {command: [TESTGRPCREPLICA], protocol: grpc}
 `)
-	running(t, srv, 1)
+	servetest.Running(t, srv, 1)
 	oipc := pb.NewGRPCInferenceServiceClient(dialGateway(t, srv))
 	_, err := oipc.ModelInfer(callCtx(t), holdRequest("slow"))
 	wantCode(t, err, codes.DeadlineExceeded, "request_timeout_s=0.3s")
@@ -367,7 +370,7 @@ applications:
 // SIGTERM's shutdown lets a gRPC call in flight finish: a bidirectional
 // stream opened before the shutdown keeps flowing until the client ends it.
 func TestGRPCShutdownFinishesCallsInFlight(t *testing.T) {
-	cfg, err := deploy.Parse([]byte(withTestReplica(`
+	cfg, err := deploy.Parse([]byte(servetest.WithTestReplica(`
 applications:
 - name: echo
   route_prefix: null
@@ -380,13 +383,13 @@ applications:
 	}
 	backend := local.New(local.Options{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { backend.Close() })
-	gw := newGateway(t, Options{Config: cfg}, deploy.Options{Backend: backend})
+	gw := servetest.New(t, serve.Options{Config: cfg}, deploy.Options{Backend: backend})
 	srv := gw.Server
 	ctx, shutdown := context.WithCancel(context.Background())
 	defer shutdown()
 	done := make(chan error, 1)
 	go func() { done <- gw.Run(ctx) }()
-	running(t, srv, 1)
+	servetest.Running(t, srv, 1)
 
 	bs, err := echopb.NewEchoClient(dialGateway(t, srv)).Bidi(callCtx(t))
 	if err != nil {
@@ -399,7 +402,7 @@ applications:
 		t.Fatalf("before shutdown: %v, %v", m, err)
 	}
 	shutdown()
-	if !testenv.Eventually(10*time.Second, func() bool { return srv.draining.Load() }) {
+	if !testenv.Eventually(10*time.Second, func() bool { return srv.Ingress.Draining() }) {
 		t.Fatal("the gateway did not start draining")
 	}
 	for i := int64(1); i <= 3; i++ {
@@ -426,7 +429,7 @@ applications:
 
 // A gRPC address with no host binds the HTTP ingress's host.
 func TestGRPCBindsTheHTTPHost(t *testing.T) {
-	srv := newGateway(t, Options{GRPCAddr: ":0"}, deploy.Options{}).Server
+	srv := servetest.New(t, serve.Options{GRPCAddr: ":0"}, deploy.Options{}).Server
 	defer srv.Close()
 	if host, _, _ := strings.Cut(srv.GRPCAddr(), ":"); host != "127.0.0.1" {
 		t.Fatalf("gRPC listens on %s, want the HTTP host 127.0.0.1", srv.GRPCAddr())

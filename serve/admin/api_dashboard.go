@@ -1,4 +1,4 @@
-package serve
+package admin
 
 import (
 	"context"
@@ -352,7 +352,7 @@ func (s *Server) tryIt(w http.ResponseWriter, r *http.Request) {
 	r2.URL = &url.URL{Path: strings.TrimPrefix(r.URL.Path, prefix), RawPath: strings.TrimPrefix(r.URL.RawPath, prefix), RawQuery: r.URL.RawQuery}
 	r2.RequestURI = r2.URL.RequestURI()
 	r2.Header.Del("Authorization") // the admin token is not the application's business
-	s.ingress.Handler.ServeHTTP(w, r2)
+	s.ingress.Handler().ServeHTTP(w, r2)
 }
 
 func follow(q url.Values) bool {

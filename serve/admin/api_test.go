@@ -1,8 +1,7 @@
-package serve
+package admin_test
 
 import (
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -15,6 +14,9 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/admin"
+	"gantry.dev/gantry/serve/servetest"
 )
 
 // End-to-end tests of the REST API: an in-process gateway on free ports,
@@ -22,38 +24,16 @@ import (
 
 // apiGateway starts a gateway with no config and returns it with its
 // dashboard and ingress URLs.
-func apiGateway(t *testing.T, token string) (srv *Server, dashboard, ingress string) {
+func apiGateway(t *testing.T, token string) (srv *serve.Server, dashboard, ingress string) {
 	t.Helper()
-	srv = runServer(t, Options{AdminToken: token})
+	srv = servetest.Start(t, serve.Options{AdminToken: token})
 	return srv, "http://" + srv.DashboardAddr(), "http://" + srv.HTTPAddr()
-}
-
-// call sends one request and returns the status, headers and body.
-func call(t *testing.T, method, url, token, body string) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
 }
 
 // getJSON GETs url and decodes its JSON body into a generic value.
 func getJSON(t *testing.T, url string) map[string]any {
 	t.Helper()
-	code, _, body := call(t, http.MethodGet, url, "", "")
+	code, _, body := servetest.Call(t, http.MethodGet, url, "", "")
 	if code != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", url, code, body)
 	}
@@ -174,7 +154,7 @@ applications:
 `
 
 func testConfig(pidDir string) string {
-	r := strings.NewReplacer("TESTREPLICA", filepath.Join(binDir, "testreplica"), "PIDDIR", pidDir)
+	r := strings.NewReplacer("TESTREPLICA", filepath.Join(servetest.BinDir, "testreplica"), "PIDDIR", pidDir)
 	return r.Replace(apiTestConfig)
 }
 
@@ -189,7 +169,7 @@ func TestRESTAPIDeployInvalidDelete(t *testing.T) {
 	if v := getJSON(t, apps); len(obj(t, v, "applications")) != 0 {
 		t.Fatalf("applications before any PUT: %v", v["applications"])
 	}
-	code, _, body := call(t, http.MethodPut, apps, "", testConfig(pidDir))
+	code, _, body := servetest.Call(t, http.MethodPut, apps, "", testConfig(pidDir))
 	if code != http.StatusOK || body != "" {
 		t.Fatalf("PUT: %d %q, want 200 and an empty body", code, body)
 	}
@@ -219,13 +199,13 @@ func TestRESTAPIDeployInvalidDelete(t *testing.T) {
 			t.Errorf("replica %s: pid %d not a live process", id, pid)
 		}
 	}
-	if code, _, body := call(t, http.MethodGet, ingress+"/id", "", ""); code != 200 {
+	if code, _, body := servetest.Call(t, http.MethodGet, ingress+"/id", "", ""); code != 200 {
 		t.Fatalf("GET /id through the ingress: %d %s", code, body)
 	}
 
 	// Gantry's view: the same applications plus what Ray lacks.
-	var g GantryInstance
-	code, _, body = call(t, http.MethodGet, api+"/api/gantry/applications", "", "")
+	var g admin.GantryInstance
+	code, _, body = servetest.Call(t, http.MethodGet, api+"/api/gantry/applications", "", "")
 	if code != 200 || json.Unmarshal([]byte(body), &g) != nil {
 		t.Fatalf("GET /api/gantry/applications: %d %s", code, body)
 	}
@@ -245,7 +225,7 @@ func TestRESTAPIDeployInvalidDelete(t *testing.T) {
 
 	// An invalid config is refused with every problem and changes nothing.
 	invalid := strings.Replace(testConfig(pidDir), "num_replicas: 2", "num_replicas: 2\n    max_ongoing_requests: -4\n    colour: blue", 1)
-	code, hdr, body := call(t, http.MethodPut, apps, "", invalid)
+	code, hdr, body := servetest.Call(t, http.MethodPut, apps, "", invalid)
 	if code != http.StatusBadRequest {
 		t.Fatalf("PUT invalid: %d %s, want 400", code, body)
 	}
@@ -267,13 +247,13 @@ func TestRESTAPIDeployInvalidDelete(t *testing.T) {
 		t.Errorf("after the invalid PUT: status %v replicas %v, want RUNNING and %v", appStatus(v, "app"), after, before)
 	}
 	for range 5 {
-		if code, _, body := call(t, http.MethodGet, ingress+"/id", "", ""); code != 200 {
+		if code, _, body := servetest.Call(t, http.MethodGet, ingress+"/id", "", ""); code != 200 {
 			t.Fatalf("GET /id after the invalid PUT: %d %s", code, body)
 		}
 	}
 
 	// DELETE: every application goes, and its processes with it.
-	if code, _, body := call(t, http.MethodDelete, apps, "", ""); code != http.StatusOK {
+	if code, _, body := servetest.Call(t, http.MethodDelete, apps, "", ""); code != http.StatusOK {
 		t.Fatalf("DELETE: %d %s", code, body)
 	}
 	if !testenv.Eventually(30*time.Second, func() bool {
@@ -288,7 +268,7 @@ func TestRESTAPIDeployInvalidDelete(t *testing.T) {
 			t.Errorf("replica %s (pid %d) still running after DELETE", id, pid)
 		}
 	}
-	if code, _, _ := call(t, http.MethodGet, ingress+"/id", "", ""); code != http.StatusNotFound {
+	if code, _, _ := servetest.Call(t, http.MethodGet, ingress+"/id", "", ""); code != http.StatusNotFound {
 		t.Errorf("GET /id after DELETE: %d, want 404", code)
 	}
 }
@@ -317,7 +297,7 @@ func TestRESTAPIAdminToken(t *testing.T) {
 		{http.MethodPut, apps, token, config, http.StatusOK},
 		{http.MethodDelete, apps, token, "", http.StatusOK},
 	} {
-		code, hdr, body := call(t, c.method, c.url, c.token, c.body)
+		code, hdr, body := servetest.Call(t, c.method, c.url, c.token, c.body)
 		if code != c.want {
 			t.Errorf("%s %s with token %q: %d %s, want %d", c.method, c.url, c.token, code, body, c.want)
 		}
@@ -326,8 +306,8 @@ func TestRESTAPIAdminToken(t *testing.T) {
 		}
 	}
 	// Without the token nothing was applied.
-	code, _, body := call(t, http.MethodGet, api+"/api/gantry/applications", "", "")
-	var g GantryInstance
+	code, _, body := servetest.Call(t, http.MethodGet, api+"/api/gantry/applications", "", "")
+	var g admin.GantryInstance
 	if code != 200 || json.Unmarshal([]byte(body), &g) != nil {
 		t.Fatalf("GET: %d %s", code, body)
 	}
@@ -349,16 +329,16 @@ func TestAdminListenerBeyondLoopbackNeedsAToken(t *testing.T) {
 		{"gateway.example:8265", "", false},
 		{"0.0.0.0:8265", "t", true},
 	} {
-		err := checkAdminBind(c.addr, c.token)
+		err := admin.CheckBind(c.addr, c.token)
 		if (err == nil) != c.ok {
-			t.Errorf("checkAdminBind(%q, %q) = %v, want ok=%v", c.addr, c.token, err, c.ok)
+			t.Errorf("CheckBind(%q, %q) = %v, want ok=%v", c.addr, c.token, err, c.ok)
 		}
-		if err != nil && (!strings.Contains(err.Error(), "--admin-token") || !strings.Contains(err.Error(), AdminTokenEnv)) {
+		if err != nil && (!strings.Contains(err.Error(), "--admin-token") || !strings.Contains(err.Error(), admin.AdminTokenEnv)) {
 			t.Errorf("error does not say how to set a token: %v", err)
 		}
 	}
-	// New refuses before binding anything.
-	_, err := NewGateway(Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "0.0.0.0:0"}, deploy.Options{})
+	// serve.NewGateway refuses before binding anything.
+	_, err := serve.NewGateway(serve.Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "0.0.0.0:0"}, deploy.Options{})
 	if err == nil || !strings.Contains(err.Error(), "admin token") {
 		t.Fatalf("New with a public dashboard and no token: %v", err)
 	}
@@ -366,8 +346,8 @@ func TestAdminListenerBeyondLoopbackNeedsAToken(t *testing.T) {
 
 func TestPutBodyLimit(t *testing.T) {
 	_, api, _ := apiGateway(t, "")
-	big := "# " + strings.Repeat("x", MaxConfigBytes) + "\n" + testConfig(t.TempDir())
-	code, _, body := call(t, http.MethodPut, api+"/api/serve/applications/", "", big)
+	big := "# " + strings.Repeat("x", admin.MaxConfigBytes) + "\n" + testConfig(t.TempDir())
+	code, _, body := servetest.Call(t, http.MethodPut, api+"/api/serve/applications/", "", big)
 	if code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("PUT of %d bytes: %d %s, want 413", len(big), code, body)
 	}
@@ -380,11 +360,11 @@ func TestRayVersionAndAPIType(t *testing.T) {
 	_, api, _ := apiGateway(t, "")
 	v := getJSON(t, api+"/api/ray/version")
 	keysAre(t, "version", v, "version", "ray_version", "ray_commit", "session_name")
-	if v["version"] != rayAPIVersion || v["ray_version"] != RayCompatVersion ||
+	if v["version"] != "4" /* Ray dashboard's CURRENT_VERSION */ || v["ray_version"] != admin.RayCompatVersion ||
 		!strings.HasPrefix(v["session_name"].(string), "session_") || v["ray_commit"] == "" {
 		t.Errorf("GET /api/ray/version = %v", v)
 	}
-	if code, _, body := call(t, http.MethodPut, api+"/api/serve/applications/", "", testConfig(t.TempDir())); code != 200 {
+	if code, _, body := servetest.Call(t, http.MethodPut, api+"/api/serve/applications/", "", testConfig(t.TempDir())); code != 200 {
 		t.Fatalf("PUT: %d %s", code, body)
 	}
 	if a := obj(t, getJSON(t, api+"/api/serve/applications/?api_type=declarative"), "applications"); len(a) != 1 {
@@ -393,92 +373,11 @@ func TestRayVersionAndAPIType(t *testing.T) {
 	if a := obj(t, getJSON(t, api+"/api/serve/applications/?api_type=imperative"), "applications"); len(a) != 0 {
 		t.Errorf("api_type=imperative lists %d applications, want 0", len(a))
 	}
-	if code, _, _ := call(t, http.MethodGet, api+"/api/serve/applications/?api_type=bogus", "", ""); code != 400 {
+	if code, _, _ := servetest.Call(t, http.MethodGet, api+"/api/serve/applications/?api_type=bogus", "", ""); code != 400 {
 		t.Errorf("api_type=bogus: %d, want 400", code)
 	}
 	// Without the trailing slash too.
-	if code, _, _ := call(t, http.MethodGet, api+"/api/serve/applications", "", ""); code != 200 {
+	if code, _, _ := servetest.Call(t, http.MethodGet, api+"/api/serve/applications", "", ""); code != 200 {
 		t.Errorf("GET /api/serve/applications: %d, want 200", code)
-	}
-}
-
-// TestRayViewMapsWhatRayCannotHold checks the mapping of values Ray's
-// models would reject: PENDING, num_replicas 0, a user_config that is not
-// an object, an application not exposed over HTTP, autoscaling.
-func TestRayViewMapsWhatRayCannotHold(t *testing.T) {
-	srv := newGateway(t, Options{}, deploy.Options{}).Server
-	t.Cleanup(srv.Close)
-	gpus, mem := 2.0, 1e9
-	started := time.Unix(1700000000, 500_000_000)
-	cfg, err := deploy.Parse([]byte(`
-worker_groups:
-- {name: tpu-group, accelerator: tpu-v4-podslice, topology: 2x2x1, chips_per_host: 4, replicas: 1}
-applications:
-- name: hidden
-  route_prefix: null
-  deployments:
-  - name: zero
-    num_replicas: 0
-    user_config: [1, 2]
-    ray_actor_options: {num_gpus: 2, memory: 1000000000, resources: {TPU: 4}}
-    replica: {command: [x]}
-  - name: auto
-    num_replicas: auto
-    replica: {command: [x]}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	specs := cfg.Specs("")
-	app := deploy.AppStatus{Name: "hidden", Status: deploy.AppDeploying, LastDeployedTime: started, Deployments: []deploy.DeploymentStatus{
-		{Application: "hidden", Deployment: "zero", Status: deploy.DeploymentUpdating, Trigger: deploy.TriggerConfigUpdateStarted,
-			Config: cfg.Applications[0].Deployments[0], Spec: specs[0], Replicas: []deploy.ReplicaStatus{
-				{ID: "hidden#zero#1", State: "PENDING", StartedAt: started},
-				{ID: "hidden#zero#2", State: "RUNNING", PID: 42, Address: "10.0.0.7:9999", StartedAt: started, LogPath: "/l"},
-			}},
-		{Application: "hidden", Deployment: "auto", Status: deploy.DeploymentHealthy, Config: cfg.Applications[0].Deployments[1], Spec: specs[1], Target: 1},
-	}}
-	b, err := json.Marshal(srv.rayApplication(app))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v map[string]any
-	json.Unmarshal(b, &v)
-	if v["route_prefix"] != nil || v["last_deployed_time_s"] != 1700000000.5 {
-		t.Errorf("application: %s", b)
-	}
-	zero := obj(t, obj(t, v, "deployments"), "zero")
-	zc := obj(t, zero, "deployment_config")
-	if _, ok := zc["num_replicas"]; ok {
-		t.Errorf("num_replicas 0 written (Ray wants >= 1): %v", zc)
-	}
-	if _, ok := zc["user_config"]; ok {
-		t.Errorf("a list user_config written (Ray wants an object): %v", zc)
-	}
-	if want := map[string]any{"CPU": 1.0, "GPU": gpus, "memory": mem, "TPU": 4.0}; !reflect.DeepEqual(zero["required_resources"], want) {
-		t.Errorf("required_resources = %v, want %v", zero["required_resources"], want)
-	}
-	reps := zero["replicas"].([]any)
-	r0, r1 := reps[0].(map[string]any), reps[1].(map[string]any)
-	if r0["state"] != "STARTING" || r0["pid"] != nil || r0["log_file_path"] != nil {
-		t.Errorf("PENDING replica in Ray's view: %v", r0)
-	}
-	if r1["state"] != "RUNNING" || r1["pid"] != 42.0 || r1["node_ip"] != "10.0.0.7" || r1["start_time_s"] != 1700000000.5 {
-		t.Errorf("RUNNING replica in Ray's view: %v", r1)
-	}
-	auto := obj(t, obj(t, v, "deployments"), "auto")
-	ac := obj(t, auto, "deployment_config")
-	if _, ok := ac["num_replicas"]; ok {
-		t.Errorf("num_replicas written beside autoscaling_config (Ray refuses both): %v", ac)
-	}
-	if as := obj(t, ac, "autoscaling_config"); as["max_replicas"] != 100.0 || as["target_ongoing_requests"] != 2.0 {
-		t.Errorf("autoscaling_config = %v", as)
-	}
-	if auto["status_trigger"] != "UNSPECIFIED" || auto["replicas"] == nil {
-		t.Errorf("auto: %v", auto)
-	}
-	// Gantry's view keeps the state as it is.
-	if g := srv.gantryReplica(app.Deployments[0].Replicas[0]); g.State != "PENDING" || g.RayReplica.State != "STARTING" {
-		t.Errorf("gantry replica state %q (Ray's %q), want PENDING", g.State, g.RayReplica.State)
 	}
 }

@@ -1,4 +1,4 @@
-package serve
+package admin
 
 import (
 	"crypto/sha256"
@@ -24,9 +24,9 @@ import (
 // from when --admin-token is not given (server and client alike).
 const AdminTokenEnv = "GANTRY_ADMIN_TOKEN"
 
-// checkAdminBind refuses to expose the admin listener beyond loopback
+// CheckBind refuses to expose the admin listener beyond loopback
 // without a token.
-func checkAdminBind(addr, token string) error {
+func CheckBind(addr, token string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("dashboard: bad address %q: %w", addr, err)

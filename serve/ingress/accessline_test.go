@@ -1,11 +1,15 @@
-package serve
+package ingress
 
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/router"
 )
 
 // TestAccessLineMatchesSlog holds the hand-written access line formats to
@@ -52,4 +56,21 @@ func TestAccessLineMatchesSlog(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkAccessLogLine is the cost of one access log line on the request
+// path (formatting into the buffer; the write happens on the flusher).
+func BenchmarkAccessLogLine(b *testing.B) {
+	a := newAccessLog(io.Discard, false)
+	r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/imagine", nil)
+	route := router.Route{Prefix: "/", Application: "stable_diffusion",
+		Deployment: router.NewDeployment("stable_diffusion", "painter", router.Settings{}, nil)}
+	out := &router.Outcome{Status: 200, Replica: "stable_diffusion#painter#8bc74c9a", Attempts: 1,
+		Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			a.request(r, route, out, 1234*time.Microsecond, "0123456789abcdef0123456789abcdef")
+		}
+	})
 }

@@ -1,4 +1,4 @@
-package serve
+package ingress
 
 import (
 	"context"
@@ -66,7 +66,7 @@ func (s *oipService) ServerReady(context.Context, *pb.ServerReadyRequest) (*pb.S
 }
 
 func (s *oipService) ServerMetadata(context.Context, *pb.ServerMetadataRequest) (*pb.ServerMetadataResponse, error) {
-	return &pb.ServerMetadataResponse{Name: ServerName, Version: RayCompatVersion, Extensions: oipExtensions}, nil
+	return &pb.ServerMetadataResponse{Name: ServerName, Version: ServerVersion, Extensions: oipExtensions}, nil
 }
 
 func (s *oipService) ModelReady(_ context.Context, req *pb.ModelReadyRequest) (*pb.ModelReadyResponse, error) {

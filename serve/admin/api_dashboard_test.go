@@ -1,4 +1,4 @@
-package serve
+package admin_test
 
 import (
 	"bufio"
@@ -12,11 +12,14 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/admin"
+	"gantry.dev/gantry/serve/servetest"
 )
 
-func oneReplicaGateway(t *testing.T) (srv *Server, ingress, dashboard string) {
+func oneReplicaGateway(t *testing.T) (srv *serve.Server, ingress, dashboard string) {
 	t.Helper()
-	srv, ingress = gatewayWith(t, `
+	srv, ingress = servetest.GatewayWith(t, `
 applications:
 - name: app
   route_prefix: /
@@ -25,20 +28,20 @@ applications:
     num_replicas: 1
     replica: {command: [TESTREPLICA]}
 `)
-	waitRoute(t, ingress+"/id")
+	servetest.WaitRoute(t, ingress+"/id")
 	return srv, ingress, "http://" + srv.DashboardAddr()
 }
 
 func TestSamplerTurnsCountersIntoRatesAndPercentiles(t *testing.T) {
 	srv, ingress, _ := oneReplicaGateway(t)
 	now := time.Unix(1_800_000_000, 0)
-	s := &Sampler{Snapshot: srv.Controller().Snapshot, Now: func() time.Time { return now }}
+	s := &admin.Sampler{Snapshot: srv.Controller().Snapshot, Now: func() time.Time { return now }}
 	s.Sample() // the baseline: no point yet
 	if got := s.Series("app", "d", 0); len(got) != 1 || len(got[0].Points) != 0 {
 		t.Fatalf("after one sample: %+v; want the series with no point", got)
 	}
 	for range 10 {
-		getBody(t, ingress+"/slow?ms=20")
+		servetest.GetBody(t, ingress+"/slow?ms=20")
 	}
 	http.Get(ingress + "/exit?code=0") // a 502: the replica dies answering
 	now = now.Add(2 * time.Second)
@@ -74,36 +77,36 @@ func TestSamplerTurnsCountersIntoRatesAndPercentiles(t *testing.T) {
 func TestSeriesKeepFifteenMinutes(t *testing.T) {
 	srv, _, _ := oneReplicaGateway(t)
 	now := time.Unix(1_800_000_000, 0)
-	s := &Sampler{Snapshot: srv.Controller().Snapshot, Now: func() time.Time { return now }}
-	for range SeriesPoints + 51 {
+	s := &admin.Sampler{Snapshot: srv.Controller().Snapshot, Now: func() time.Time { return now }}
+	for range admin.SeriesPoints + 51 {
 		s.Sample()
 		now = now.Add(time.Second)
 	}
 	pts := s.Series("app", "d", 0)[0].Points
-	if len(pts) != SeriesPoints || pts[0].T != 1_800_000_051 || pts[len(pts)-1].T != 1_800_000_950 {
-		t.Errorf("%d points from %v to %v; want the last %d, oldest first", len(pts), pts[0].T, pts[len(pts)-1].T, SeriesPoints)
+	if len(pts) != admin.SeriesPoints || pts[0].T != 1_800_000_051 || pts[len(pts)-1].T != 1_800_000_950 {
+		t.Errorf("%d points from %v to %v; want the last %d, oldest first", len(pts), pts[0].T, pts[len(pts)-1].T, admin.SeriesPoints)
 	}
 }
 
 func TestDashboardEndpoints(t *testing.T) {
 	srv, ingress, dashboard := oneReplicaGateway(t)
-	rep := running(t, srv, 1)[0]
+	rep := servetest.Running(t, srv, 1)[0]
 
 	// The live sampler feeds /api/gantry/timeseries once a second.
-	getBody(t, ingress+"/id")
-	var series []Series
+	servetest.GetBody(t, ingress+"/id")
+	var series []admin.Series
 	if !testenv.Eventually(10*time.Second, func() bool {
-		_, _, body := call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?app=app&deployment=d", "", "")
+		_, _, body := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?app=app&deployment=d", "", "")
 		return json.Unmarshal([]byte(body), &series) == nil && len(series) == 1 && len(series[0].Points) > 0
 	}) {
 		t.Fatalf("no time series: %+v", series)
 	}
-	if code, _, body := call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?last=x", "", ""); code != 400 || !strings.Contains(body, "last") {
+	if code, _, body := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?last=x", "", ""); code != 400 || !strings.Contains(body, "last") {
 		t.Errorf("?last=x: %d %s", code, body)
 	}
 	newest := series[0].Points[len(series[0].Points)-1].T
-	var after []Series
-	_, _, body := call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?since="+strconv.FormatFloat(newest, 'f', -1, 64), "", "")
+	var after []admin.Series
+	_, _, body := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?since="+strconv.FormatFloat(newest, 'f', -1, 64), "", "")
 	if json.Unmarshal([]byte(body), &after) != nil || len(after) != 1 {
 		t.Fatalf("?since=: %s", body)
 	}
@@ -112,7 +115,7 @@ func TestDashboardEndpoints(t *testing.T) {
 			t.Errorf("?since=%v gave the older point %+v", newest, p)
 		}
 	}
-	if code, _, _ := call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?since=yesterday", "", ""); code != 400 {
+	if code, _, _ := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?since=yesterday", "", ""); code != 400 {
 		t.Errorf("?since=yesterday: %d, want 400", code)
 	}
 
@@ -122,21 +125,21 @@ func TestDashboardEndpoints(t *testing.T) {
 		Lines   []string `json:"lines"`
 	}
 	if !testenv.Eventually(10*time.Second, func() bool {
-		_, _, body := call(t, http.MethodGet, dashboard+"/api/gantry/logs?replica="+url.QueryEscape(rep.ID), "", "")
+		_, _, body := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/logs?replica="+url.QueryEscape(rep.ID), "", "")
 		return json.Unmarshal([]byte(body), &logs) == nil && strings.Contains(strings.Join(logs.Lines, "\n"), "replica listening")
 	}) {
 		t.Fatalf("logs of %s = %+v; want the replica's start line", rep.ID, logs)
 	}
 	for q, want := range map[string]int{"": 400, "replica=nope": 404, "replica=" + url.QueryEscape(rep.ID) + "&lines=5000": 400} {
-		if code, _, body := call(t, http.MethodGet, dashboard+"/api/gantry/logs?"+q, "", ""); code != want {
+		if code, _, body := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/logs?"+q, "", ""); code != want {
 			t.Errorf("logs?%s: %d %s, want %d", q, code, body, want)
 		}
 	}
 
 	// Validate: every problem with its path; nothing applied.
-	code, _, body := call(t, http.MethodPost, dashboard+"/api/gantry/validate", "",
+	code, _, body := servetest.Call(t, http.MethodPost, dashboard+"/api/gantry/validate", "",
 		"applications:\n- name: x\n  deployments:\n  - name: d\n    max_ongoing_requests: -4\n    colour: blue\n")
-	var v ValidateResult
+	var v admin.ValidateResult
 	if code != 200 || json.Unmarshal([]byte(body), &v) != nil || v.Valid || len(v.Problems) < 2 {
 		t.Fatalf("validate: %d %s", code, body)
 	}
@@ -150,14 +153,14 @@ func TestDashboardEndpoints(t *testing.T) {
 	if apps := srv.Controller().Snapshot().Applications; len(apps) != 1 || apps[0].Name != "app" {
 		t.Errorf("validate changed what runs: %+v", apps)
 	}
-	code, _, body = call(t, http.MethodPost, dashboard+"/api/gantry/validate", "",
+	code, _, body = servetest.Call(t, http.MethodPost, dashboard+"/api/gantry/validate", "",
 		"applications:\n- name: x\n  deployments:\n  - name: d\n    replica: {command: [./server]}\n")
 	if code != 200 || !strings.Contains(body, `"valid":true`) {
 		t.Errorf("a valid config: %d %s", code, body)
 	}
 
 	// Try: the ingress, through the dashboard port.
-	code, hdr, body := call(t, http.MethodPost, dashboard+"/api/gantry/try/echo?q=1", "", "hello")
+	code, hdr, body := servetest.Call(t, http.MethodPost, dashboard+"/api/gantry/try/echo?q=1", "", "hello")
 	var echo struct {
 		Method, Path, Query, Body, Replica string
 	}
@@ -165,29 +168,29 @@ func TestDashboardEndpoints(t *testing.T) {
 		echo.Body != "hello" || echo.Replica != rep.ID || hdr.Get("X-Request-Id") == "" {
 		t.Errorf("try: %d %v %s", code, hdr, body)
 	}
-	if code, _, body := call(t, http.MethodGet, dashboard+"/api/gantry/try/-/routes", "", ""); code != 200 || !strings.Contains(body, `"/":"app"`) {
+	if code, _, body := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/try/-/routes", "", ""); code != 200 || !strings.Contains(body, `"/":"app"`) {
 		t.Errorf("try /-/routes: %d %s", code, body)
 	}
 
 	// TPU: none in this config.
-	code, _, body = call(t, http.MethodGet, dashboard+"/api/gantry/tpu", "", "")
+	code, _, body = servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/tpu", "", "")
 	if code != 200 || body != "{\"worker_groups\":[],\"pending\":[]}\n" {
 		t.Errorf("tpu: %d %q", code, body)
 	}
 
 	// The page and its modules, with relative URLs only.
-	code, hdr, body = call(t, http.MethodGet, dashboard+"/", "", "")
+	code, hdr, body = servetest.Call(t, http.MethodGet, dashboard+"/", "", "")
 	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(body, `src="app.js"`) {
 		t.Errorf("GET /: %d %v", code, hdr)
 	}
 	if strings.Contains(body, `="/`) || strings.Contains(body, "http://") || strings.Contains(body, "https://") {
 		t.Errorf("the page has an absolute URL: %s", body)
 	}
-	code, hdr, _ = call(t, http.MethodGet, dashboard+"/app.js", "", "")
+	code, hdr, _ = servetest.Call(t, http.MethodGet, dashboard+"/app.js", "", "")
 	if code != 200 || !strings.Contains(hdr.Get("Content-Type"), "javascript") {
 		t.Errorf("GET /app.js: %d %v", code, hdr)
 	}
-	if code, _, _ := call(t, http.MethodGet, dashboard+"/metrics", "", ""); code != 200 {
+	if code, _, _ := servetest.Call(t, http.MethodGet, dashboard+"/metrics", "", ""); code != 200 {
 		t.Errorf("/metrics: %d; the dashboard must not shadow it", code)
 	}
 }
@@ -195,15 +198,15 @@ func TestDashboardEndpoints(t *testing.T) {
 func TestDashboardChangesNeedTheToken(t *testing.T) {
 	_, dashboard, _ := apiGateway(t, "s3cret")
 	for _, path := range []string{"/api/gantry/validate", "/api/gantry/try/x"} {
-		if code, _, _ := call(t, http.MethodPost, dashboard+path, "", "applications: []"); code != http.StatusUnauthorized {
+		if code, _, _ := servetest.Call(t, http.MethodPost, dashboard+path, "", "applications: []"); code != http.StatusUnauthorized {
 			t.Errorf("POST %s without the token: %d, want 401", path, code)
 		}
 	}
-	if code, _, body := call(t, http.MethodPost, dashboard+"/api/gantry/validate", "s3cret", "applications: []"); code != 200 || !strings.Contains(body, "valid") {
+	if code, _, body := servetest.Call(t, http.MethodPost, dashboard+"/api/gantry/validate", "s3cret", "applications: []"); code != 200 || !strings.Contains(body, "valid") {
 		t.Errorf("validate with the token: %d %s", code, body)
 	}
 	for _, path := range []string{"/", "/api/gantry/events", "/api/gantry/timeseries", "/api/gantry/tpu"} {
-		if code, _, _ := call(t, http.MethodGet, dashboard+path, "", ""); code != 200 {
+		if code, _, _ := servetest.Call(t, http.MethodGet, dashboard+path, "", ""); code != 200 {
 			t.Errorf("GET %s without the token: %d; reads stay open", path, code)
 		}
 	}
@@ -218,7 +221,7 @@ func deref(p *float64) any {
 
 func TestLogFollowStreamsNewLinesUntilTheReplicaIsGone(t *testing.T) {
 	srv, _, dashboard := oneReplicaGateway(t)
-	rep := running(t, srv, 1)[0]
+	rep := servetest.Running(t, srv, 1)[0]
 	resp, err := http.Get(dashboard + "/api/gantry/logs?follow=1&replica=" + url.QueryEscape(rep.ID))
 	if err != nil {
 		t.Fatal(err)
@@ -254,11 +257,11 @@ func TestLogFollowStreamsNewLinesUntilTheReplicaIsGone(t *testing.T) {
 	}
 	next("replica listening") // the lines it already wrote
 	// Scaling to zero stops it: it writes its last lines as it drains, then is gone.
-	cfg, err := deploy.Parse([]byte(withTestReplica("applications:\n- name: app\n  route_prefix: /\n  deployments:\n  - name: d\n    num_replicas: 0\n    replica: {command: [TESTREPLICA]}\n")))
+	cfg, err := deploy.Parse([]byte(servetest.WithTestReplica("applications:\n- name: app\n  route_prefix: /\n  deployments:\n  - name: d\n    num_replicas: 0\n    replica: {command: [TESTREPLICA]}\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	apply(t, srv, cfg)
+	servetest.Apply(t, srv, cfg)
 	next("testreplica: clean exit")
 	next("event: end")
 	for range got { // and the stream closes

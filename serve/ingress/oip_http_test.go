@@ -1,4 +1,4 @@
-package serve
+package ingress_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"gantry.dev/gantry/oip"
 	pb "gantry.dev/gantry/oip/inferencepb"
+	"gantry.dev/gantry/serve/servetest"
 )
 
 // Tests of the Open Inference Protocol over HTTP (/v2 on the HTTP port),
@@ -39,7 +40,7 @@ func getStatus(t *testing.T, url string) (int, string) {
 }
 
 func TestOIPOverHTTP(t *testing.T) {
-	srv, base := gatewayWith(t, `
+	srv, base := servetest.GatewayWith(t, `
 applications:
 - name: echo
   route_prefix: /
@@ -47,7 +48,7 @@ applications:
   - name: echo
     replica: {command: [TESTGRPCREPLICA], protocol: grpc}
 `)
-	running(t, srv, 1)
+	servetest.Running(t, srv, 1)
 	for path, want := range map[string]int{
 		"/v2":                              200,
 		"/v2/health/live":                  200,
@@ -136,7 +137,7 @@ func restInfer(t *testing.T, url string, body []byte, headerLen int) *oip.Respon
 // The painter (an HTTP replica) answers OIP over gRPC and REST v2 with the
 // very PNG that POST /imagine paints for the same prompt, seed and steps.
 func TestPainterOIPMatchesImagine(t *testing.T) {
-	srv, base := gatewayWith(t, `
+	srv, base := servetest.GatewayWith(t, `
 applications:
 - name: stable_diffusion
   route_prefix: /
@@ -144,7 +145,7 @@ applications:
   - name: painter
     replica: {command: [GANTRY, example, painter]}
 `)
-	running(t, srv, 1)
+	servetest.Running(t, srv, 1)
 	resp, err := http.Post(base+"/imagine", "application/json", strings.NewReader(`{"prompt": "a lighthouse at dusk", "seed": 7, "steps": 3}`))
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,7 @@
-package serve
+package ingress_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,11 +9,12 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/internal/testenv"
-	"gantry.dev/gantry/router"
+	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/servetest"
 )
 
 func TestAccessLogHasALinePerRequest(t *testing.T) {
-	cfg, err := deploy.Parse([]byte(withTestReplica(`
+	cfg, err := deploy.Parse([]byte(servetest.WithTestReplica(`
 applications:
 - name: app
   route_prefix: /api
@@ -27,10 +27,10 @@ applications:
 		t.Fatal(err)
 	}
 	var out testenv.SyncBuffer
-	srv := runServer(t, Options{Config: cfg, AccessLog: &out, AccessLogJSON: true})
+	srv := servetest.Start(t, serve.Options{Config: cfg, AccessLog: &out, AccessLogJSON: true})
 	url := "http://" + srv.HTTPAddr()
-	waitRoute(t, url+"/api/id")
-	rep := running(t, srv, 1)[0]
+	servetest.WaitRoute(t, url+"/api/id")
+	rep := servetest.Running(t, srv, 1)[0]
 
 	req, _ := http.NewRequest(http.MethodPost, url+"/api/echo?x=1", strings.NewReader("hi"))
 	req.Header.Set("X-Request-Id", "access-log-test-1")
@@ -76,21 +76,4 @@ applications:
 	if strings.Contains(out.String(), "/nowhere") {
 		t.Errorf("an unrouted request was logged: %s", out.String())
 	}
-}
-
-// BenchmarkAccessLogLine is the cost of one access log line on the request
-// path (formatting into the buffer; the write happens on the flusher).
-func BenchmarkAccessLogLine(b *testing.B) {
-	a := newAccessLog(io.Discard, false)
-	r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/imagine", nil)
-	route := router.Route{Prefix: "/", Application: "stable_diffusion",
-		Deployment: router.NewDeployment("stable_diffusion", "painter", router.Settings{}, nil)}
-	out := &router.Outcome{Status: 200, Replica: "stable_diffusion#painter#8bc74c9a", Attempts: 1,
-		Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			a.request(r, route, out, 1234*time.Microsecond, "0123456789abcdef0123456789abcdef")
-		}
-	})
 }

@@ -70,11 +70,7 @@ func (g Gateway) Run(ctx context.Context) error {
 	// returned, so replicas keep serving the requests being drained.
 	ctrlCtx, stopController := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopController()
-	eg.Go(func() error {
-		err := g.Controller.Run(ctrlCtx)
-		log.Info("gateway stopped")
-		return err
-	})
+	eg.Go(func() error { return g.Controller.Run(ctrlCtx) })
 	eg.Go(func() error {
 		defer func() {
 			log.Info("stopping replicas")
@@ -90,6 +86,7 @@ func (g Gateway) Run(ctx context.Context) error {
 		eg.Go(func() error { return run(gctx) })
 	}
 	err := eg.Wait()
+	log.Info("gateway stopped")
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
 	}

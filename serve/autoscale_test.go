@@ -1,4 +1,4 @@
-package serve
+package serve_test
 
 import (
 	"encoding/json"
@@ -12,10 +12,13 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/admin"
+	"gantry.dev/gantry/serve/servetest"
 )
 
 // runningCount is the number of RUNNING replicas.
-func runningCount(srv *Server) int { return len(runningNow(srv)) }
+func runningCount(srv *serve.Server) int { return len(servetest.RunningNow(srv)) }
 
 func TestAutoscalerFollowsLoadUpAndBackDown(t *testing.T) {
 	if testing.Short() {
@@ -23,7 +26,7 @@ func TestAutoscalerFollowsLoadUpAndBackDown(t *testing.T) {
 	}
 	// The issue's scenario; look_back_period_s is shortened from Ray's 30 s
 	// default so the averaged load reflects the step within the test's 10 s.
-	srv, url := gatewayWith(t, `
+	srv, url := servetest.GatewayWith(t, `
 applications:
 - name: app
   route_prefix: /
@@ -39,7 +42,7 @@ applications:
       look_back_period_s: 2
     replica: {command: [TESTREPLICA]}
 `)
-	waitRoute(t, url+"/id")
+	servetest.WaitRoute(t, url+"/id")
 	stop := load(url+"/slow?ms=300", 8)
 	start := time.Now()
 	reached := testenv.Eventually(10*time.Second, func() bool { return runningCount(srv) == 4 })
@@ -61,8 +64,8 @@ applications:
 	if d := srv.Controller().Status()[0]; d.Trigger != deploy.TriggerDownscaleCompleted {
 		t.Errorf("trigger after scaling down = %s, want DOWNSCALE_COMPLETED", d.Trigger)
 	}
-	var view GantryInstance
-	_, _, body := call(t, http.MethodGet, "http://"+srv.DashboardAddr()+"/api/gantry/applications", "", "")
+	var view admin.GantryInstance
+	_, _, body := servetest.Call(t, http.MethodGet, "http://"+srv.DashboardAddr()+"/api/gantry/applications", "", "")
 	if err := json.Unmarshal([]byte(body), &view); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +75,7 @@ applications:
 	}
 	// The events have each scale decision with its reason: up, then down to 1.
 	var up, down bool
-	for _, e := range getEventsOf(t, "http://"+srv.DashboardAddr()) {
+	for _, e := range servetest.Events(t, "http://"+srv.DashboardAddr()) {
 		if e.Kind == deploy.EventScaled && e.Deployment == "d" {
 			from, to, ok := scaledFromTo(e.Message)
 			up = up || (ok && to > from && !down)
@@ -91,7 +94,7 @@ func scaledFromTo(msg string) (from, to int, ok bool) {
 }
 
 func TestScaleToZeroAndBackServesEveryRequest(t *testing.T) {
-	srv, url := gatewayWith(t, `
+	srv, url := servetest.GatewayWith(t, `
 applications:
 - name: app
   route_prefix: /

@@ -1,37 +1,26 @@
-// Package serve assembles a Gantry gateway: the controller, the HTTP
-// ingress (port 8000) and the admin listener (port 8265: Ray's dashboard
-// Serve API under /api/serve/ and /api/ray/version, Gantry's richer view
-// under /api/gantry/, /metrics and pprof). The admin API starts processes:
-// it binds to loopback unless given a token, and then every mutating call
-// needs it.
+// Package serve assembles a Gantry gateway from its two planes and the
+// parts they serve:
 //
-// Server.Run owns every component's goroutine. On shutdown it stops the
-// ingress from accepting, waits for in-flight requests to finish, and only
-// then has the controller drain and stop the replicas, so a SIGTERM loses
-// no request.
+//   - serve/ingress, the data plane: the HTTP ingress (port 8000), the
+//     gRPC ingress (port 9000), the Open Inference Protocol, the access log
+//     and the ingress span;
+//   - serve/admin, the control plane's listener (port 8265): Ray's and
+//     Gantry's REST API, the admin token, /metrics, pprof, the dashboard and
+//     the endpoints behind it.
 //
-// The ingress answers the gateway's own paths (/-/healthz, /-/routes, and
-// the Open Inference Protocol's REST paths under /v2/) before any route
-// prefix, sets X-Request-ID and traceparent, limits body and header sizes,
-// and hands the request to the route's router.Deployment. With a
-// TracerProvider it starts the ingress span (a child of the client's
-// traceparent); with an access log it writes a line per routed request,
-// buffered and flushed a few times a second.
+// NewGateway builds a gateway's components from explicit parts (cmd/gantry
+// and the tests both use it): the Prometheus registry, the router, the
+// controller on the caller's backend, and the Server (both planes, their
+// listeners bound, so a busy port is reported before anything runs).
+// Gateway.Run runs the controller, the Server and any Alongside components
+// (on Kubernetes: the pod cache, the GantryService watcher, the leader
+// election) in one errgroup, and stops them in the one order that loses no
+// request: the ingress stops accepting and finishes the requests in flight,
+// the admin listener closes, and only then does the controller drain and
+// stop the replicas. serve/servetest runs real gateways this way for tests.
 //
-// The gRPC ingress (port 9000) serves inference.GRPCInferenceService (a
-// model is an application, or application/deployment), grpc.health.v1 for
-// the gateway and each application, and reflection; a call of any other
-// service is passed undecoded to the application its "application"
-// metadata names (or the only one), through router.Deployment.Proxy. Run
-// stops it with GracefulStop in the same ordered shutdown. See docs/grpc.md.
-//
-// The web dashboard (serve/dashboard, embedded) is served at / on the admin
-// listener with relative URLs only, so it works under a path prefix. The
-// endpoints behind it live under /api/gantry/: the controller's events, a
-// 15-minute time series sampled once a second by Sampler (run by Server.Run),
-// replica logs, TPU slices, config validation, and /api/gantry/try/, which
-// hands a request to the ingress in-process. The API and the dashboard read
-// the controller's status as an immutable deploy.Snapshot without a lock,
-// and the numbers that change with every request (queued and in-flight
-// requests, request counters) live, through Controller.Traffic.
+// The API and the dashboard read the controller's status as an immutable
+// deploy.Snapshot without a lock, and the numbers that change with every
+// request (queued and in-flight requests, request counters) live, through
+// Controller.Traffic.
 package serve

@@ -1,127 +1,27 @@
-package serve
+package serve_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
-	"gantry.dev/gantry/deploy"
-	"gantry.dev/gantry/deploy/config"
-	"gantry.dev/gantry/deploy/local"
-	"gantry.dev/gantry/internal/testenv"
-	"gantry.dev/gantry/replica"
+	"gantry.dev/gantry/serve/servetest"
 )
 
-var binDir string
-
-// TestMain builds the replica programs, runs the tests and then fails the
-// package if a goroutine outlives them: a stopped Server must leave nothing
-// running.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(runFunc(func() int {
-		return testenv.RunWithBinaries(m, &binDir, "gantry.dev/gantry/internal/testreplica",
-			"gantry.dev/gantry/internal/testgrpcreplica", "gantry.dev/gantry/cmd/gantry")
-	}))
-}
-
-// runFunc is a func as goleak's TestingM.
-type runFunc func() int
-
-func (f runFunc) Run() int { return f() }
-
-// gatewayWith starts an in-process gateway on free ports with the config
-// text (where TESTREPLICA stands for the test replica's path) and returns
-// its ingress URL.
-func gatewayWith(t *testing.T, yaml string) (*Server, string) {
-	t.Helper()
-	var cfg *config.Config
-	if yaml != "" {
-		var err error
-		if cfg, err = config.Parse([]byte(withTestReplica(yaml))); err != nil {
-			t.Fatalf("config: %v", err)
-		}
-	}
-	srv := runServer(t, Options{Config: cfg})
-	return srv, "http://" + srv.HTTPAddr()
-}
-
-// runServer runs a gateway with o (on free loopback ports and a local
-// backend unless o says otherwise) until the test ends.
-func runServer(t *testing.T, o Options) *Server {
-	t.Helper()
-	backend := local.New(local.Options{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	if o.Backend == nil {
-		o.Backend = backend
-	}
-	if o.HTTPAddr == "" {
-		o.HTTPAddr = "127.0.0.1:0"
-	}
-	if o.DashboardAddr == "" {
-		o.DashboardAddr = "127.0.0.1:0"
-	}
-	if o.GRPCAddr == "" {
-		o.GRPCAddr = "127.0.0.1:0"
-	}
-	if o.Logger == nil {
-		o.Logger = testLogger()
-	}
-	srv, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		backend.Close()
-	})
-	return srv
-}
-
-// runningNow returns the RUNNING replicas of every deployment.
-func runningNow(srv *Server) []deploy.ReplicaStatus {
-	var got []deploy.ReplicaStatus
-	for _, d := range srv.Controller().Status() {
-		for _, r := range d.Replicas {
-			if r.State == replica.Running {
-				got = append(got, r)
-			}
-		}
-	}
-	return got
-}
-
-// running waits until n replicas are RUNNING and returns them.
-func running(t *testing.T, srv *Server, n int) []deploy.ReplicaStatus {
-	t.Helper()
-	var got []deploy.ReplicaStatus
-	if !testenv.Eventually(30*time.Second, func() bool { got = runningNow(srv); return len(got) == n }) {
-		t.Fatalf("want %d RUNNING replicas, have %+v", n, srv.Controller().Status())
-	}
-	return got
-}
+func TestMain(m *testing.M) { os.Exit(servetest.Main(m)) }
 
 func TestReplicasKilledUnderLoadCostNoRequest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("30 s of chaos")
 	}
-	srv, url := gatewayWith(t, `
+	srv, url := servetest.GatewayWith(t, `
 applications:
 - name: chaos
   route_prefix: /
@@ -132,7 +32,7 @@ applications:
     health_check_period_s: 1
     replica: {command: [TESTREPLICA]}
 `)
-	running(t, srv, 2)
+	servetest.Running(t, srv, 2)
 
 	stop := load(url+"/slow?ms=5", 16)
 	kills := 0
@@ -140,7 +40,7 @@ applications:
 	tick := time.NewTicker(2 * time.Second)
 	for time.Now().Before(deadline) {
 		<-tick.C
-		if rs := runningNow(srv); len(rs) > 0 && rs[0].PID > 0 {
+		if rs := servetest.RunningNow(srv); len(rs) > 0 && rs[0].PID > 0 {
 			syscall.Kill(rs[0].PID, syscall.SIGKILL)
 			kills++
 		}
@@ -156,11 +56,11 @@ applications:
 	if kills < 5 || ok < 1000 {
 		t.Fatalf("test did not exercise enough: %d kills, %d requests", kills, ok)
 	}
-	running(t, srv, 2) // back to full strength
+	servetest.Running(t, srv, 2) // back to full strength
 }
 
 func TestQueueLimitRejectsTheOverflowFast(t *testing.T) {
-	_, url := gatewayWith(t, `
+	_, url := servetest.GatewayWith(t, `
 applications:
 - name: slow
   route_prefix: /slow-app
@@ -170,7 +70,7 @@ applications:
     max_queued_requests: 2
     replica: {command: [TESTREPLICA]}
 `)
-	waitRoute(t, url+"/slow-app/id")
+	servetest.WaitRoute(t, url+"/slow-app/id")
 	type result struct {
 		code  int
 		retry string
@@ -219,7 +119,7 @@ applications:
 }
 
 func TestStreamReachesClientBeforeTheNextChunkIsWritten(t *testing.T) {
-	_, url := gatewayWith(t, `
+	_, url := servetest.GatewayWith(t, `
 applications:
 - name: s
   route_prefix: /
@@ -227,7 +127,7 @@ applications:
   - name: s
     replica: {command: [TESTREPLICA]}
 `)
-	waitRoute(t, url+"/id")
+	servetest.WaitRoute(t, url+"/id")
 	resp, err := http.Get(url + "/stream?n=5&ms=300")
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +159,7 @@ applications:
 }
 
 func TestGatewayPathsAndRequestID(t *testing.T) {
-	_, url := gatewayWith(t, `
+	_, url := servetest.GatewayWith(t, `
 applications:
 - name: root
   route_prefix: /
@@ -267,7 +167,7 @@ applications:
   - name: echo
     replica: {command: [TESTREPLICA]}
 `)
-	waitRoute(t, url+"/id")
+	servetest.WaitRoute(t, url+"/id")
 	for path, want := range map[string]int{"/-/healthz": 200, "/-/routes": 200, "/-/nope": 404, "/v2/health/live": 200, "/v2/nope": 404, "/echo": 200} {
 		resp, err := http.Get(url + path)
 		if err != nil {
@@ -288,36 +188,4 @@ applications:
 			t.Errorf("replica saw no traceparent: %s", body)
 		}
 	}
-}
-
-// waitRoute polls url until it answers 200.
-func waitRoute(t *testing.T, url string) {
-	t.Helper()
-	if !testenv.Eventually(30*time.Second, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}) {
-		t.Fatalf("%s never answered 200", url)
-	}
-}
-
-// withTestReplica puts the test replica's path where a config's command
-// says [TESTREPLICA (and the gRPC test replica's for [TESTGRPCREPLICA,
-// the gantry binary's for [GANTRY).
-func withTestReplica(yaml string) string {
-	return strings.NewReplacer("[TESTREPLICA", "["+filepath.Join(binDir, "testreplica"),
-		"[TESTGRPCREPLICA", "["+filepath.Join(binDir, "testgrpcreplica"),
-		"[GANTRY", "["+filepath.Join(binDir, "gantry")).Replace(yaml)
-}
-
-// testLogger logs to stderr when GANTRY_TEST_LOG is set (debugging a test), else nowhere.
-func testLogger() *slog.Logger {
-	if os.Getenv("GANTRY_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	return slog.New(slog.DiscardHandler)
 }

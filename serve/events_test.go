@@ -1,4 +1,4 @@
-package serve
+package serve_test
 
 import (
 	"bufio"
@@ -13,22 +13,8 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/serve/servetest"
 )
-
-// getEventsOf reads GET /api/gantry/events and keeps the events of replicas
-// and deployments (not the config ones).
-func getEventsOf(t *testing.T, dashboard string) []deploy.Event {
-	t.Helper()
-	code, _, body := call(t, http.MethodGet, dashboard+"/api/gantry/events", "", "")
-	if code != http.StatusOK {
-		t.Fatalf("GET /api/gantry/events: %d %s", code, body)
-	}
-	var evs []deploy.Event
-	if err := json.Unmarshal([]byte(body), &evs); err != nil {
-		t.Fatalf("events: %v in %s", err, body)
-	}
-	return evs
-}
 
 // indexOf returns the position of the first event of kind about replica
 // id ("" matches any replica), or -1.
@@ -42,21 +28,21 @@ func indexOf(evs []deploy.Event, kind deploy.EventKind, id string) int {
 }
 
 func TestEventsShowARolloutStepByStep(t *testing.T) {
-	srv, _ := gatewayWith(t, "")
+	srv, _ := servetest.GatewayWith(t, "")
 	dashboard := "http://" + srv.DashboardAddr()
-	apply(t, srv, rolloutConfig(t, 1, ""))
+	servetest.Apply(t, srv, rolloutConfig(t, 1, ""))
 	settle(t, srv, deploy.AppRunning, 1)
-	old := runningNow(srv)[0].ID
+	old := servetest.RunningNow(srv)[0].ID
 
-	apply(t, srv, rolloutConfig(t, 1, "    replica: {command: [TESTREPLICA], env: {MODEL_VERSION: v2}}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 1, "    replica: {command: [TESTREPLICA], env: {MODEL_VERSION: v2}}\n"))
 	settle(t, srv, deploy.AppRunning, 1)
-	cur := runningNow(srv)[0].ID
+	cur := servetest.RunningNow(srv)[0].ID
 	if cur == old {
 		t.Fatalf("the replica %s was not replaced", old)
 	}
 	var evs []deploy.Event
 	if !testenv.Eventually(30*time.Second, func() bool {
-		evs = getEventsOf(t, dashboard)
+		evs = servetest.Events(t, dashboard)
 		return indexOf(evs, deploy.EventReplicaStopped, old) >= 0
 	}) {
 		t.Fatalf("the old replica never showed as stopped: %+v", evs)
@@ -97,11 +83,11 @@ func TestEventsShowARolloutStepByStep(t *testing.T) {
 }
 
 func TestEventsShowACrashWithItsExitCodeAndFollowStreamsIt(t *testing.T) {
-	srv, url := gatewayWith(t, "")
+	srv, url := servetest.GatewayWith(t, "")
 	dashboard := "http://" + srv.DashboardAddr()
-	apply(t, srv, rolloutConfig(t, 1, ""))
+	servetest.Apply(t, srv, rolloutConfig(t, 1, ""))
 	settle(t, srv, deploy.AppRunning, 1)
-	victim := runningNow(srv)[0].ID
+	victim := servetest.RunningNow(srv)[0].ID
 
 	resp, err := http.Get(dashboard + "/api/gantry/events?follow=1")
 	if err != nil {
@@ -168,18 +154,18 @@ func describe(evs []deploy.Event) string {
 }
 
 func TestEventsShowAFailedHealthCheck(t *testing.T) {
-	srv, _ := gatewayWith(t, "")
+	srv, _ := servetest.GatewayWith(t, "")
 	dashboard := "http://" + srv.DashboardAddr()
 	sick := filepath.Join(t.TempDir(), "sick")
-	apply(t, srv, rolloutConfig(t, 1, "    health_check_timeout_s: 1\n    replica: {command: [TESTREPLICA], env: {TESTREPLICA_UNHEALTHY_FILE: "+sick+"}}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 1, "    health_check_timeout_s: 1\n    replica: {command: [TESTREPLICA], env: {TESTREPLICA_UNHEALTHY_FILE: "+sick+"}}\n"))
 	settle(t, srv, deploy.AppRunning, 1)
-	victim := runningNow(srv)[0].ID
+	victim := servetest.RunningNow(srv)[0].ID
 	if err := os.WriteFile(sick, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var evs []deploy.Event
 	if !testenv.Eventually(30*time.Second, func() bool {
-		evs = getEventsOf(t, dashboard)
+		evs = servetest.Events(t, dashboard)
 		return indexOf(evs, deploy.EventHealthCheckFailed, victim) >= 0
 	}) {
 		t.Fatalf("no HEALTH_CHECK_FAILED for %s:\n%s", victim, describe(evs))

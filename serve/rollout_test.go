@@ -1,4 +1,4 @@
-package serve
+package serve_test
 
 import (
 	"bytes"
@@ -21,6 +21,8 @@ import (
 	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/replica"
+	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/servetest"
 )
 
 // rolloutConfig is a one-deployment app running the test replica.
@@ -41,23 +43,16 @@ applications:
 	if !strings.Contains(extra, "replica:") {
 		yaml += "    replica: {command: [TESTREPLICA]}\n"
 	}
-	cfg, err := config.Parse([]byte(withTestReplica(yaml)))
+	cfg, err := config.Parse([]byte(servetest.WithTestReplica(yaml)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	return cfg
 }
 
-func apply(t *testing.T, srv *Server, cfg *config.Config) {
-	t.Helper()
-	if err := srv.Controller().Apply(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // settle waits until the application reaches want with n replicas of the
 // deployment RUNNING, and returns their PIDs.
-func settle(t *testing.T, srv *Server, want deploy.AppState, n int) []int {
+func settle(t *testing.T, srv *serve.Server, want deploy.AppState, n int) []int {
 	t.Helper()
 	var pids []int
 	var last *deploy.Snapshot
@@ -122,12 +117,12 @@ func load(url string, clients int) (stop func() (ok int64, failures []string)) {
 }
 
 func TestCodeChangeRollsEveryReplicaWithoutAFailedRequest(t *testing.T) {
-	srv, url := gatewayWith(t, "")
-	apply(t, srv, rolloutConfig(t, 3, ""))
+	srv, url := servetest.GatewayWith(t, "")
+	servetest.Apply(t, srv, rolloutConfig(t, 3, ""))
 	before := settle(t, srv, deploy.AppRunning, 3)
 
 	stop := load(url+"/slow?ms=100", 8) // requests in flight on every replica as it drains
-	apply(t, srv, rolloutConfig(t, 3, "    replica: {command: [TESTREPLICA], env: {MODEL_VERSION: v2}}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 3, "    replica: {command: [TESTREPLICA], env: {MODEL_VERSION: v2}}\n"))
 	after := settle(t, srv, deploy.AppRunning, 3)
 	ok, failures := stop()
 	t.Logf("%d requests during the rollout, %d failed", ok, len(failures))
@@ -139,20 +134,20 @@ func TestCodeChangeRollsEveryReplicaWithoutAFailedRequest(t *testing.T) {
 			t.Errorf("old replica %d still running after the rollout", pid)
 		}
 	}
-	if got := getBody(t, url+"/env?name=MODEL_VERSION"); got != "v2" {
+	if got := servetest.GetBody(t, url+"/env?name=MODEL_VERSION"); got != "v2" {
 		t.Errorf("new replicas see MODEL_VERSION=%q", got)
 	}
 }
 
 func TestUserConfigAndScaleDownApplyInPlace(t *testing.T) {
-	srv, url := gatewayWith(t, "")
-	apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 1}\n"))
+	srv, url := servetest.GatewayWith(t, "")
+	servetest.Apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 1}\n"))
 	before := settle(t, srv, deploy.AppRunning, 3)
 
-	apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 2}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 3, "    user_config: {threshold: 2}\n"))
 	if !testenv.Eventually(30*time.Second, func() bool {
 		for range 6 { // every replica, whichever the router picks
-			if getBody(t, url+"/config") != `{"threshold":2}` {
+			if servetest.GetBody(t, url+"/config") != `{"threshold":2}` {
 				return false
 			}
 		}
@@ -165,7 +160,7 @@ func TestUserConfigAndScaleDownApplyInPlace(t *testing.T) {
 		t.Fatalf("replicas restarted for a user_config change: %v → %v", before, after)
 	}
 
-	apply(t, srv, rolloutConfig(t, 1, "    user_config: {threshold: 2}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 1, "    user_config: {threshold: 2}\n"))
 	after := settle(t, srv, deploy.AppRunning, 1)
 	if !slices.Contains(before, after[0]) {
 		t.Fatalf("scaling 3 → 1 started a new replica %d instead of keeping one of %v", after[0], before)
@@ -173,12 +168,12 @@ func TestUserConfigAndScaleDownApplyInPlace(t *testing.T) {
 }
 
 func TestFailingRolloutIsDeployFailedAndTheOldVersionServes(t *testing.T) {
-	srv, url := gatewayWith(t, "")
-	apply(t, srv, rolloutConfig(t, 1, ""))
+	srv, url := servetest.GatewayWith(t, "")
+	servetest.Apply(t, srv, rolloutConfig(t, 1, ""))
 	before := settle(t, srv, deploy.AppRunning, 1)
 
 	stop := load(url+"/id", 4)
-	apply(t, srv, rolloutConfig(t, 1, "    replica: {command: [sh, -c, 'echo cannot load the model weights >&2; exit 3']}\n"))
+	servetest.Apply(t, srv, rolloutConfig(t, 1, "    replica: {command: [sh, -c, 'echo cannot load the model weights >&2; exit 3']}\n"))
 	var app deploy.AppStatus
 	if !testenv.Eventually(60*time.Second, func() bool {
 		app = srv.Controller().Snapshot().Applications[0]
@@ -201,21 +196,13 @@ func TestFailingRolloutIsDeployFailedAndTheOldVersionServes(t *testing.T) {
 
 func TestRestartWithTheSameStateDirBringsApplicationsBack(t *testing.T) {
 	state := t.TempDir()
-	start := func(cfg *config.Config) (*Server, string, func()) {
+	start := func(cfg *config.Config) (*serve.Server, string, func()) {
 		backend := local.New(local.Options{StateDir: state, Logger: slog.New(slog.DiscardHandler)})
-		srv, err := New(Options{Config: cfg, Backend: backend, Store: &deploy.Store{Path: filepath.Join(state, "applied.json")},
-			HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Run(ctx) }()
-		return srv, "http://" + srv.HTTPAddr(), func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
+		gw := servetest.New(t, serve.Options{Config: cfg},
+			deploy.Options{Backend: backend, Store: &deploy.Store{Path: filepath.Join(state, "applied.json")}})
+		stop := servetest.Run(t, gw)
+		return gw.Server, "http://" + gw.Server.HTTPAddr(), func() {
+			stop()
 			backend.Close()
 		}
 	}
@@ -226,26 +213,19 @@ func TestRestartWithTheSameStateDirBringsApplicationsBack(t *testing.T) {
 	srv, url, stop := start(nil) // no config: the state dir has it
 	defer stop()
 	settle(t, srv, deploy.AppRunning, 2)
-	waitRoute(t, url+"/id")
-}
-
-// getBody GETs url and returns the body, whatever the status.
-func getBody(t *testing.T, url string) string {
-	t.Helper()
-	_, body := testenv.Get(t, url)
-	return body
+	servetest.WaitRoute(t, url+"/id")
 }
 
 func TestHealthSettingsApplyInPlaceToRunningReplicas(t *testing.T) {
-	srv, _ := gatewayWith(t, "")
+	srv, _ := servetest.GatewayWith(t, "")
 	flag := filepath.Join(t.TempDir(), "unhealthy")
 	withPeriod := func(period string) *config.Config {
 		return rolloutConfig(t, 1, "    health_check_period_s: "+period+"\n    health_check_timeout_s: 1\n"+
 			"    replica: {command: [TESTREPLICA], env: {TESTREPLICA_UNHEALTHY_FILE: "+flag+"}}\n")
 	}
-	apply(t, srv, withPeriod("60"))
+	servetest.Apply(t, srv, withPeriod("60"))
 	before := settle(t, srv, deploy.AppRunning, 1)
-	apply(t, srv, withPeriod("0.1")) // only the health settings change
+	servetest.Apply(t, srv, withPeriod("0.1")) // only the health settings change
 	if after := settle(t, srv, deploy.AppRunning, 1); !slices.Equal(before, after) {
 		t.Fatalf("a health settings change restarted the replica: %v → %v", before, after)
 	}

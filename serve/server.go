@@ -3,42 +3,37 @@ package serve
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
-	"sync/atomic"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc"
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/router"
+	"gantry.dev/gantry/serve/admin"
+	"gantry.dev/gantry/serve/ingress"
 )
 
-// Options configure a Server.
+// Options configure a Server. The caller builds the parts a Server serves
+// (Router, Controller, Registry) and runs the controller: see Gateway.
 type Options struct {
-	// Config is applied at start; nil starts with no applications.
+	// Config sets the listeners and limits; nil: the defaults.
 	Config *config.Config
-	// Backend runs replicas.
-	Backend deploy.Backend
-	// Self is the running gantry executable.
-	Self string
+	// Router routes the ingress's requests; Controller publishes its routes.
+	Router     *router.Router
+	Controller *deploy.Controller
+	// Registry is served at /metrics on the admin listener.
+	Registry *prometheus.Registry
 	// HTTPAddr, GRPCAddr and DashboardAddr override the config's listeners
 	// when set. The gRPC ingress binds the HTTP ingress's host (as in Ray)
 	// unless GRPCAddr names one: ":9001" sets only its port.
 	HTTPAddr, GRPCAddr, DashboardAddr string
-	// Store keeps the applied config across restarts; nil keeps nothing.
-	Store *deploy.Store
 	// DrainTimeout bounds waiting for in-flight requests at shutdown;
 	// default 30 s.
 	DrainTimeout time.Duration
@@ -47,12 +42,8 @@ type Options struct {
 	// must bind a loopback address.
 	AdminToken string
 	Logger     *slog.Logger
-	// Follower and Detach are passed to the controller (deploy.Options):
-	// on Kubernetes a gateway follows until it is elected, and leaves the
-	// replica pods running when it stops.
-	Follower, Detach bool
 	// TracerProvider, when set, traces every routed request (see
-	// TracingFromEnv); nil: no tracing.
+	// ingress.TracingFromEnv); nil: no tracing.
 	TracerProvider trace.TracerProvider
 	// AccessLog, when set, gets a line per routed request, as JSON when
 	// AccessLogJSON is set, else as text; nil: no access log.
@@ -60,34 +51,32 @@ type Options struct {
 	AccessLogJSON bool
 }
 
-// Server is one gateway.
-type Server struct {
-	opts       Options
-	log        *slog.Logger
-	router     *router.Router
-	controller *deploy.Controller
-	registry   *prometheus.Registry
-	draining   atomic.Bool
-	// startConfig is the config the listeners were set up from (never nil).
-	startConfig *config.Config
-	id          identity
-
-	ingressLn, adminLn net.Listener
-	ingress, admin     *http.Server
-	dash               *dashboard
-	access             *accessLog // nil without an access log
-	grpcLn             net.Listener
-	grpc               *grpc.Server
+// NewRegistry returns a Prometheus registry with the Go runtime and process
+// collectors, for Options.Registry.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
-// New builds a server and binds its listeners, so a busy port is reported
-// before anything starts.
+// Server is a gateway's two planes: the ingress (HTTP and gRPC) and the
+// admin listener.
+type Server struct {
+	Ingress    *ingress.Server
+	Admin      *admin.Server
+	controller *deploy.Controller
+	router     *router.Router
+	log        *slog.Logger
+}
+
+// New builds both planes and binds their listeners, so a busy port is
+// reported before anything starts.
 func New(o Options) (*Server, error) {
+	if o.Router == nil || o.Controller == nil || o.Registry == nil {
+		return nil, errors.New("serve: Options need a Router, a Controller and a Registry")
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.DrainTimeout <= 0 {
-		o.DrainTimeout = 30 * time.Second
 	}
 	cfg := o.Config
 	if cfg == nil {
@@ -110,145 +99,63 @@ func New(o Options) (*Server, error) {
 			o.GRPCAddr = net.JoinHostPort(httpHost, port)
 		}
 	}
-	if err := checkAdminBind(o.DashboardAddr, o.AdminToken); err != nil {
+	if err := admin.CheckBind(o.DashboardAddr, o.AdminToken); err != nil {
+		return nil, err // before binding anything
+	}
+	in, err := ingress.New(ingress.Options{Router: o.Router, Config: cfg, HTTPAddr: o.HTTPAddr, GRPCAddr: o.GRPCAddr,
+		DrainTimeout: o.DrainTimeout, Logger: o.Logger, TracerProvider: o.TracerProvider,
+		AccessLog: o.AccessLog, AccessLogJSON: o.AccessLogJSON})
+	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, router: router.New(), registry: prometheus.NewRegistry(),
-		startConfig: cfg, id: newIdentity(time.Now())}
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := router.NewMetrics(s.registry)
-	s.controller = deploy.NewController(deploy.Options{
-		Backend: o.Backend, Router: s.router, Metrics: metrics, Logger: o.Logger, Self: o.Self, Store: o.Store,
-		Follower: o.Follower, Detach: o.Detach,
-	})
-	s.registry.MustRegister(deploy.NewCollector(s.controller))
-	s.dash = newDashboard(s.controller.Snapshot, s.controller.Traffic)
-
-	var err error
-	if s.ingressLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("http_options: listen on %s: %w", o.HTTPAddr, err)
+	adm, err := admin.New(admin.Options{Controller: o.Controller, Registry: o.Registry, Ingress: in, Config: cfg,
+		Addr: o.DashboardAddr, HTTPAddr: o.HTTPAddr, Token: o.AdminToken, Logger: o.Logger})
+	if err != nil {
+		in.Close()
+		return nil, err
 	}
-	if s.adminLn, err = net.Listen("tcp", o.DashboardAddr); err != nil {
-		s.ingressLn.Close()
-		return nil, fmt.Errorf("dashboard: listen on %s: %w", o.DashboardAddr, err)
-	}
-	in := newIngress(s.router, cfg.MaxRequestBodyBytes(), &s.draining)
-	if o.AccessLog != nil && accessLogEnabled(cfg) {
-		s.access = newAccessLog(o.AccessLog, o.AccessLogJSON)
-	}
-	in.obs = newObserver(o.TracerProvider, s.access)
-	if s.grpcLn, err = net.Listen("tcp", o.GRPCAddr); err != nil {
-		s.ingressLn.Close()
-		s.adminLn.Close()
-		return nil, fmt.Errorf("grpc_options: listen on %s: %w", o.GRPCAddr, err)
-	}
-	s.grpc = newGRPCServer(s.router, &s.draining, cfg.GRPCRequestTimeout())
-	s.ingress = &http.Server{
-		Handler:           in,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute, // a whole request, body included
-		IdleTimeout:       cfg.KeepAliveTimeout(),
-		MaxHeaderBytes:    cfg.MaxHeaderBytes(),
-		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
-	}
-	s.admin = &http.Server{
-		Handler:           s.adminRoutes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    1 << 20,
-	}
-	s.admin.RegisterOnShutdown(s.dash.endStreams)
-	return s, nil
+	return &Server{Ingress: in, Admin: adm, controller: o.Controller, router: o.Router, log: o.Logger}, nil
 }
 
-// HTTPAddr is the address the ingress listens on.
-func (s *Server) HTTPAddr() string { return s.ingressLn.Addr().String() }
+// HTTPAddr is the address the HTTP ingress listens on.
+func (s *Server) HTTPAddr() string { return s.Ingress.HTTPAddr() }
 
 // GRPCAddr is the address the gRPC ingress listens on.
-func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
+func (s *Server) GRPCAddr() string { return s.Ingress.GRPCAddr() }
 
 // DashboardAddr is the address the admin listener listens on.
-func (s *Server) DashboardAddr() string { return s.adminLn.Addr().String() }
+func (s *Server) DashboardAddr() string { return s.Admin.Addr() }
 
-// Controller is the server's controller.
+// Controller is the controller the server serves.
 func (s *Server) Controller() *deploy.Controller { return s.controller }
 
-func (s *Server) adminRoutes() http.Handler {
-	r := chi.NewRouter()
-	r.Use(requireAdminToken(s.opts.AdminToken))
-	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
-	r.Get("/-/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("success")) })
-	r.HandleFunc("/debug/pprof/*", pprof.Index)
-	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	s.apiRoutes(r)
-	return r
-}
+// Router is the router the ingress routes with.
+func (s *Server) Router() *router.Router { return s.router }
 
-// Run serves until ctx ends, then shuts down in order: stop accepting,
-// finish in-flight requests, stop replicas. It returns nil after a clean
-// shutdown.
+// Run serves until ctx ends, then shuts down in order: the ingress stops
+// accepting and finishes the requests in flight, then the admin listener
+// closes (the dashboard stays up while the gateway drains). It returns nil
+// after a clean shutdown. The controller must run until Run has returned,
+// so the replicas serve the requests drained: see Gateway.
 func (s *Server) Run(ctx context.Context) error {
-	ctrlCtx, stopController := context.WithCancel(context.Background())
-	defer stopController()
-	ctrlDone := make(chan error, 1)
-	go func() { ctrlDone <- s.controller.Run(ctrlCtx) }()
-
-	var err error
-	if s.opts.Config != nil {
-		err = s.controller.Apply(ctx, s.opts.Config)
-	} else if restored, rerr := s.controller.Restore(ctx); rerr != nil {
-		err = rerr
-	} else if restored {
-		s.log.Info("restored the applied config from the state dir")
-	}
-	if err != nil {
-		stopController()
-		<-ctrlDone
-		return err
-	}
 	s.log.Info("gateway serving", "http", s.HTTPAddr(), "grpc", s.GRPCAddr(), "dashboard", s.DashboardAddr())
-
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveUntilClosed(s.ingress, s.ingressLn) })
-	g.Go(func() error { return serveUntilClosed(s.admin, s.adminLn) })
-	g.Go(func() error { return s.dash.sampler.Run(gctx) })
-	if s.access != nil {
-		g.Go(func() error { return s.access.run(gctx) })
-	}
-	g.Go(func() error { return serveGRPC(s.grpc, s.grpcLn) })
+	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAdmin()
 	g.Go(func() error {
-		<-gctx.Done()
-		s.draining.Store(true)
-		s.log.Info("shutting down: finishing in-flight requests")
-		shutCtx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
-		defer cancel()
-		grpcDone := make(chan struct{})
-		go func() { stopGRPC(shutCtx, s.grpc); close(grpcDone) }()
-		err := s.ingress.Shutdown(shutCtx)
-		<-grpcDone
-		s.admin.Shutdown(shutCtx)
-		return err
+		defer stopAdmin()
+		return s.Ingress.Run(gctx)
 	})
-	err = g.Wait()
-	s.access.flush() // lines of the requests drained after the flusher stopped
-	s.log.Info("stopping replicas")
-	stopController()
-	<-ctrlDone
-	s.log.Info("gateway stopped")
+	g.Go(func() error { return s.Admin.Run(adminCtx) })
+	err := g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
 }
 
-// serveUntilClosed serves on ln and treats a Shutdown as success.
-func serveUntilClosed(srv *http.Server, ln net.Listener) error {
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+// Close closes the listeners of a Server that never ran.
+func (s *Server) Close() {
+	s.Ingress.Close()
+	s.Admin.Close()
 }

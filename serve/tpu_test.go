@@ -1,4 +1,4 @@
-package serve
+package serve_test
 
 import (
 	"fmt"
@@ -12,6 +12,8 @@ import (
 	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/replica"
+	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/servetest"
 )
 
 // tpuConfig runs n replicas that each want a whole v4 2x2x2 slice (8 chips
@@ -32,7 +34,7 @@ applications:
     ray_actor_options: {resources: {TPU: 8}}
     replica: {command: [TESTREPLICA], env: {BUILD: %q}}
 `, n, env)
-	cfg, err := config.Parse([]byte(withTestReplica(yaml)))
+	cfg, err := config.Parse([]byte(servetest.WithTestReplica(yaml)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ applications:
 }
 
 // replicasIn returns the only deployment's replicas by state.
-func replicasIn(srv *Server, state replica.State) []deploy.ReplicaStatus {
+func replicasIn(srv *serve.Server, state replica.State) []deploy.ReplicaStatus {
 	var out []deploy.ReplicaStatus
 	for _, d := range srv.Controller().Status() {
 		for _, r := range d.Replicas {
@@ -53,8 +55,8 @@ func replicasIn(srv *Server, state replica.State) []deploy.ReplicaStatus {
 }
 
 func TestReplicasTakeWholeSlicesAndWaitWhenNoneIsFree(t *testing.T) {
-	srv, url := gatewayWith(t, "")
-	apply(t, srv, tpuConfig(t, 3, "v1"))
+	srv, url := servetest.GatewayWith(t, "")
+	servetest.Apply(t, srv, tpuConfig(t, 3, "v1"))
 	if !testenv.Eventually(30*time.Second, func() bool {
 		return len(replicasIn(srv, replica.Running)) == 2 && len(replicasIn(srv, replica.Pending)) == 1
 	}) {
@@ -79,7 +81,7 @@ func TestReplicasTakeWholeSlicesAndWaitWhenNoneIsFree(t *testing.T) {
 				"TPU_WORKER_HOSTNAMES": name + "-0," + name + "-1",
 			}
 			for k, v := range want {
-				if got := getBody(t, "http://"+m.Address+"/env?name="+k); got != v {
+				if got := servetest.GetBody(t, "http://"+m.Address+"/env?name="+k); got != v {
 					t.Errorf("replica %s host %s: %s=%q, want %q", r.ID, host, k, got, v)
 				}
 			}
@@ -91,24 +93,24 @@ func TestReplicasTakeWholeSlicesAndWaitWhenNoneIsFree(t *testing.T) {
 	}
 	// Traffic goes to host 0 of each slice only.
 	for range 20 {
-		if got := getBody(t, url+"/env?name=TPU_WORKER_ID"); got != "0" {
+		if got := servetest.GetBody(t, url+"/env?name=TPU_WORKER_ID"); got != "0" {
 			t.Fatalf("a request reached TPU_WORKER_ID=%q", got)
 		}
 	}
 	// Ray's view has no PENDING: it shows STARTING.
-	ray := getBody(t, "http://"+srv.DashboardAddr()+"/api/serve/applications/")
+	ray := servetest.GetBody(t, "http://"+srv.DashboardAddr()+"/api/serve/applications/")
 	if strings.Contains(ray, "PENDING") || !strings.Contains(ray, `"STARTING"`) {
 		t.Errorf("Ray's view should show the PENDING replica as STARTING: %s", ray)
 	}
-	gantry := getBody(t, "http://"+srv.DashboardAddr()+"/api/gantry/applications")
+	gantry := servetest.GetBody(t, "http://"+srv.DashboardAddr()+"/api/gantry/applications")
 	if !strings.Contains(gantry, `"PENDING"`) || !strings.Contains(gantry, `"members"`) || !strings.Contains(gantry, `"slice"`) {
 		t.Errorf("Gantry's view lacks PENDING, slices or members: %s", gantry)
 	}
 }
 
 func TestKillingHostOneRestartsTheWholeGroupOnly(t *testing.T) {
-	srv, url := gatewayWith(t, "")
-	apply(t, srv, tpuConfig(t, 2, "v1"))
+	srv, url := servetest.GatewayWith(t, "")
+	servetest.Apply(t, srv, tpuConfig(t, 2, "v1"))
 	settle(t, srv, deploy.AppRunning, 2)
 	rs := replicasIn(srv, replica.Running)
 	victim, other := rs[0], rs[1]
@@ -139,12 +141,12 @@ func TestKillingHostOneRestartsTheWholeGroupOnly(t *testing.T) {
 }
 
 func TestRollingUpdateOnAFullGroupReplacesInPlace(t *testing.T) {
-	srv, url := gatewayWith(t, "")
-	apply(t, srv, tpuConfig(t, 2, "v1"))
+	srv, url := servetest.GatewayWith(t, "")
+	servetest.Apply(t, srv, tpuConfig(t, 2, "v1"))
 	before := settle(t, srv, deploy.AppRunning, 2)
 
 	stop := load(url+"/slow?ms=20", 4)
-	apply(t, srv, tpuConfig(t, 2, "v2"))
+	servetest.Apply(t, srv, tpuConfig(t, 2, "v2"))
 	// Slices in use = replicas with live processes (each runs on a whole
 	// slice), sampled through the rollout; the allocator alone could not
 	// show a replica started beside its slice.
@@ -164,7 +166,7 @@ func TestRollingUpdateOnAFullGroupReplacesInPlace(t *testing.T) {
 		most = max(most, using)
 		app := srv.Controller().Snapshot().Applications[0]
 		return app.Status == deploy.AppRunning && len(replicasIn(srv, replica.Running)) == 2 &&
-			getBody(t, url+"/env?name=BUILD") == "v2"
+			servetest.GetBody(t, url+"/env?name=BUILD") == "v2"
 	})
 	after := settle(t, srv, deploy.AppRunning, 2)
 	ok, failures := stop()

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/admin"
 )
 
 // The client half of the REST API, shared by gantry deploy, status, config
@@ -39,8 +39,8 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 		addr = defaultAddress
 	}
 	fs.StringVar(&c.address, "address", addr, "the gateway's REST API (env "+addressEnv+")")
-	fs.StringVar(&c.token, "admin-token", os.Getenv(serve.AdminTokenEnv),
-		"the gateway's admin token, sent as Authorization: Bearer (env "+serve.AdminTokenEnv+")")
+	fs.StringVar(&c.token, "admin-token", os.Getenv(admin.AdminTokenEnv),
+		"the gateway's admin token, sent as Authorization: Bearer (env "+admin.AdminTokenEnv+")")
 }
 
 // apiClient talks to one gateway's REST API.
@@ -128,7 +128,7 @@ func (c *apiClient) unreachable(err error) error {
 }
 
 // view fetches Gantry's view of the applications.
-func (c *apiClient) view(ctx context.Context) (*serve.GantryInstance, error) {
+func (c *apiClient) view(ctx context.Context) (*admin.GantryInstance, error) {
 	const path = "/api/gantry/applications"
 	code, body, err := c.do(ctx, http.MethodGet, path, nil)
 	if err != nil {
@@ -137,7 +137,7 @@ func (c *apiClient) view(ctx context.Context) (*serve.GantryInstance, error) {
 	if code != http.StatusOK {
 		return nil, &apiError{http.MethodGet, c.base + path, code, string(body)}
 	}
-	var v serve.GantryInstance
+	var v admin.GantryInstance
 	if err := json.Unmarshal(body, &v); err != nil {
 		return nil, fmt.Errorf("GET %s: not Gantry's answer: %w", c.base+path, err)
 	}

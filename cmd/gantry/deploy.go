@@ -19,7 +19,7 @@ import (
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/replica"
-	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/admin"
 )
 
 // gantry deploy, status, config and shutdown: Ray's `serve deploy`,
@@ -230,7 +230,7 @@ func waitRunning(ctx context.Context, c *apiClient, names []string, timeout time
 
 // progressLine sums an application up on one line, e.g.
 // "app: DEPLOYING; d UPDATING 1/2 running (STARTING 1)".
-func progressLine(a serve.GantryApplication) string {
+func progressLine(a admin.GantryApplication) string {
 	var b strings.Builder
 	b.WriteString(a.Name + ": " + a.Status)
 	for _, name := range sortedKeys(a.Deployments) {
@@ -250,7 +250,7 @@ func progressLine(a serve.GantryApplication) string {
 	return b.String()
 }
 
-func replicaStates(rs []serve.GantryReplica) map[string]int {
+func replicaStates(rs []admin.GantryReplica) map[string]int {
 	counts := map[string]int{}
 	for _, r := range rs {
 		counts[r.State]++
@@ -331,7 +331,7 @@ func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // fetchView parses the flags of `gantry status` and `gantry config`
 // (-n APP and the client flags) and fetches the gateway's view.
-func fetchView(ctx context.Context, cmd, nameHelp string, args []string, stderr io.Writer) (*apiClient, *serve.GantryInstance, string, error) {
+func fetchView(ctx context.Context, cmd, nameHelp string, args []string, stderr io.Writer) (*apiClient, *admin.GantryInstance, string, error) {
 	var cf clientFlags
 	var name string
 	fs := newFlagSet("gantry "+cmd, "gantry "+cmd+" [-n APP] [--address URL]", stderr)

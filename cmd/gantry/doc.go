@@ -10,5 +10,9 @@
 //	gantry imagine [flags]         send prompts to the example and tile the pictures
 //
 // This package only parses flags and wires components; the logic lives in
-// serve, deploy, router and replica.
+// serve, deploy, router and replica. `gantry serve` builds the backend
+// (local processes, or the Kubernetes Gateway), hands it to
+// serve.NewGateway, which builds the registry, router, controller and
+// server, and runs them with serve.Gateway.Run: one errgroup of
+// components, stopped in order (ingress, then controller).
 package main

@@ -19,6 +19,8 @@ import (
 	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/deploy/local"
 	"gantry.dev/gantry/serve"
+	"gantry.dev/gantry/serve/admin"
+	"gantry.dev/gantry/serve/ingress"
 )
 
 type serveFlags struct {
@@ -43,8 +45,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where replica logs and applied state are kept")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&f.accessLog, "access-log", true, "log a line per request to stderr (application, deployment, replica, status, duration, request and trace id); --access-log=false turns it off")
-	fs.StringVar(&f.adminToken, "admin-token", os.Getenv(serve.AdminTokenEnv),
-		"token every mutating REST API call must send (Authorization: Bearer); required when the dashboard host is not loopback (env "+serve.AdminTokenEnv+")")
+	fs.StringVar(&f.adminToken, "admin-token", os.Getenv(admin.AdminTokenEnv),
+		"token every mutating REST API call must send (Authorization: Bearer); required when the dashboard host is not loopback (env "+admin.AdminTokenEnv+")")
 	fs.StringVar(&f.backend, "backend", "local", "where replicas run: local (child processes) or kubernetes (pods; the config comes from GantryService resources)")
 	fs.StringVar(&f.namespace, "namespace", "", "with --backend kubernetes: the namespace to watch and run pods in (default $POD_NAMESPACE, else default)")
 	fs.StringVar(&f.httpHost, "http-host", "", "HTTP ingress host (overrides http_options.host; default 0.0.0.0 with --backend kubernetes)")
@@ -69,7 +71,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	// Replicas inherit the gateway's environment: keep the token from them.
-	os.Unsetenv(serve.AdminTokenEnv)
+	os.Unsetenv(admin.AdminTokenEnv)
 	var configPath string
 	if rest := fs.Args(); len(rest) > 0 {
 		configPath = rest[0]
@@ -114,12 +116,11 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("finding the gantry executable: %w", err)
 	}
-	opts := serve.Options{Config: cfg, Self: self, Logger: log, AdminToken: f.adminToken,
-		Store: &deploy.Store{Path: filepath.Join(f.stateDir, "applied.json")}}
+	opts := serve.Options{Config: cfg, Logger: log, AdminToken: f.adminToken}
 	if f.accessLog {
 		opts.AccessLog, opts.AccessLogJSON = stderr, f.logFormat == "json"
 	}
-	tp, stopTracing, err := serve.TracingFromEnv(ctx)
+	tp, stopTracing, err := ingress.TracingFromEnv(ctx)
 	if err != nil {
 		return err
 	}
@@ -150,19 +151,19 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		opts.DashboardAddr = withHost(cmp.Or(opts.DashboardAddr, addrs.DashboardAddr()), f.dashboardHost)
 	}
 	if f.backend == "kubernetes" {
-		return serveKubernetes(ctx, f, opts, log)
+		return serveKubernetes(ctx, f, opts)
 	}
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
 	backend := local.New(local.Options{StateDir: f.stateDir, Logger: log})
 	defer backend.Close()
-	opts.Backend = backend
-	srv, err := serve.New(opts)
+	gw, err := serve.NewGateway(opts, deploy.Options{Backend: backend, Self: self, Logger: log,
+		Store: &deploy.Store{Path: filepath.Join(f.stateDir, "applied.json")}})
 	if err != nil {
 		return err
 	}
-	return srv.Run(ctx)
+	return gw.Run(ctx)
 }
 
 func withHost(addr, host string) string {

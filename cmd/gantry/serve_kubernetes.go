@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"log/slog"
 
+	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/deploy/kubernetes"
 	"gantry.dev/gantry/serve"
@@ -11,9 +11,10 @@ import (
 
 // serveKubernetes runs the gateway with replicas as pods: every gateway
 // serves traffic to the pods, the one holding the Lease reconciles.
-func serveKubernetes(ctx context.Context, f serveFlags, opts serve.Options, log *slog.Logger) error {
+func serveKubernetes(ctx context.Context, f serveFlags, opts serve.Options) error {
+	log := opts.Logger
 	kubernetes.LogClientTo(log)
-	gw, err := kubernetes.NewGateway(kubernetes.GatewayOptions{
+	kgw, err := kubernetes.NewGateway(ctx, kubernetes.GatewayOptions{
 		Namespace: f.namespace, LeaseDuration: f.leaseDuration,
 		RenewDeadline: f.leaseDuration * 2 / 3, RetryPeriod: f.leaseDuration / 7, Logger: log,
 	})
@@ -26,13 +27,16 @@ func serveKubernetes(ctx context.Context, f serveFlags, opts serve.Options, log 
 			opts.HTTPAddr = withPort(opts.HTTPAddr, f.httpPort)
 		}
 	}
-	// Commands run in the replicas' images: "gantry" is the image's, not ours.
-	opts.Self, opts.Store = "", nil
-	opts.Backend, opts.Follower, opts.Detach = gw.Backend(), true, true
-	srv, err := serve.New(opts)
+	// Commands run in the replicas' images: "gantry" is the image's, not
+	// ours, and the GantryServices are the applied state: no Self, no Store.
+	// The controller follows until this gateway holds the Lease, and leaves
+	// the pods running when it stops, for the next leader to adopt.
+	gw, err := serve.NewGateway(opts, deploy.Options{Backend: kgw.Backend(), Logger: log, Follower: true, Detach: true})
 	if err != nil {
 		return err
 	}
-	log.Info("kubernetes backend", "namespace", gw.Namespace())
-	return gw.Run(ctx, srv.Controller(), srv.Run)
+	kgw.Attach(gw.Controller)
+	gw.Alongside = append(gw.Alongside, kgw.Run)
+	log.Info("kubernetes backend", "namespace", kgw.Namespace())
+	return gw.Run(ctx)
 }

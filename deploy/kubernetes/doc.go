@@ -20,4 +20,11 @@
 //
 // Elect runs Lease-based leader election: every gateway serves traffic, one
 // reconciles and writes status.
+//
+// Gateway is the Kubernetes side of `gantry serve --backend kubernetes`, as
+// components the caller runs: NewGateway connects and checks that the
+// GantryService resource is readable; the caller builds the controller with
+// Gateway.Backend (a follower that detaches its pods), hands it to Attach,
+// and runs Gateway.Run (pod cache, GantryService watcher, leader election)
+// in the same group as the controller and the server (serve.Gateway).
 package kubernetes

@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
+	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/kubernetes"
 	"gantry.dev/gantry/internal/k8stest"
 	"gantry.dev/gantry/internal/testenv"
@@ -131,19 +132,23 @@ func startGateway(t *testing.T, ns, identity string) *serve.Server {
 func startStoppableGateway(t *testing.T, ns, identity string) (*serve.Server, func()) {
 	t.Setenv("KUBECONFIG", env.Kubeconfig)
 	log := slog.New(slog.NewTextHandler(logFile(t, "gateway-"+identity), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	gw, err := kubernetes.NewGateway(kubernetes.GatewayOptions{Namespace: ns, Identity: identity, Logger: log,
+	kgw, err := kubernetes.NewGateway(context.Background(), kubernetes.GatewayOptions{Namespace: ns, Identity: identity, Logger: log,
 		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := serve.New(serve.Options{Backend: gw.Backend(), Follower: true, Detach: true,
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0", Logger: log})
+	// The components cmd/gantry builds for --backend kubernetes.
+	gw, err := serve.NewGateway(serve.Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0", Logger: log},
+		deploy.Options{Backend: kgw.Backend(), Logger: log, Follower: true, Detach: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	kgw.Attach(gw.Controller)
+	gw.Alongside = append(gw.Alongside, kgw.Run)
+	srv := gw.Server
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx, srv.Controller(), srv.Run) }()
+	go func() { done <- gw.Run(ctx) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

@@ -38,10 +38,12 @@ type GatewayOptions struct {
 // Gateway is the Kubernetes side of `gantry serve --backend kubernetes`:
 // the pod backend, the GantryService watcher and leader election.
 type Gateway struct {
-	o        GatewayOptions
-	client   kubernetes.Interface
-	dyn      dynamic.Interface
-	backend  *Backend
+	o       GatewayOptions
+	client  kubernetes.Interface
+	dyn     dynamic.Interface
+	backend *Backend
+	// ctrl and services are set once by Attach, before anything runs.
+	ctrl     *deploy.Controller
 	services *Services
 	leading  atomic.Bool
 }
@@ -60,8 +62,11 @@ func RestConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
-// NewGateway connects to the cluster.
-func NewGateway(o GatewayOptions) (*Gateway, error) {
+// NewGateway connects to the cluster and checks that the GantryService
+// resource is installed and readable, so a gateway that cannot work fails
+// before it serves. Then build the controller with Backend, Attach it, and
+// run Run as one of the gateway's components.
+func NewGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 	if o.Namespace == "" {
 		o.Namespace = os.Getenv("POD_NAMESPACE")
 	}
@@ -92,6 +97,9 @@ func NewGateway(o GatewayOptions) (*Gateway, error) {
 	}
 	g.backend = New(Options{Client: g.client, Namespace: o.Namespace, Logger: o.Logger,
 		Owner: func(app string) Owner { return g.services.Owner(app) }})
+	if err := g.preflight(ctx); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -104,18 +112,26 @@ func (g *Gateway) Backend() *Backend { return g.backend }
 // Namespace is the namespace the gateway works in.
 func (g *Gateway) Namespace() string { return g.o.Namespace }
 
-// Run runs the gateway until ctx ends: serve (the server's Run, which runs
-// ctrl) along with the pod cache, the GantryService watcher and the leader
-// election. Losing the Lease ends Run with ErrLostLease.
-func (g *Gateway) Run(ctx context.Context, ctrl *deploy.Controller, serve func(context.Context) error) error {
-	if err := g.preflight(ctx); err != nil {
-		return err
-	}
+// Attach makes ctrl, the controller built with Backend, the one this
+// gateway applies its namespace's GantryServices to and makes the leader
+// once it holds the Lease. Call it once, before Run and before ctrl runs:
+// the backend asks the GantryService watcher it builds who owns a pod.
+func (g *Gateway) Attach(ctrl *deploy.Controller) {
+	g.ctrl = ctrl
 	g.services = NewServices(ServicesOptions{Dynamic: g.dyn, Namespace: g.o.Namespace, Controller: ctrl,
 		Leading: g.leading.Load, Logger: g.o.Logger})
+}
+
+// Run runs the pod cache, the GantryService watcher and the leader
+// election until ctx ends. The server and the controller are the caller's
+// components, run beside it (serve.Gateway). Losing the Lease ends Run with
+// ErrLostLease.
+func (g *Gateway) Run(ctx context.Context) error {
+	if g.services == nil {
+		return errors.New("kubernetes: Gateway.Run before Attach")
+	}
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error { return g.backend.Run(ctx) })
-	eg.Go(func() error { return serve(ctx) })
 	eg.Go(func() error { return g.services.Run(ctx) })
 	eg.Go(func() error {
 		return Elect(ctx, ElectOptions{
@@ -123,7 +139,7 @@ func (g *Gateway) Run(ctx context.Context, ctrl *deploy.Controller, serve func(c
 			LeaseDuration: g.o.LeaseDuration, RenewDeadline: g.o.RenewDeadline, RetryPeriod: g.o.RetryPeriod,
 			OnLeading: func() {
 				g.leading.Store(true)
-				ctrl.SetLeader(true)
+				g.ctrl.SetLeader(true)
 			},
 		})
 	})

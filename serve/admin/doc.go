@@ -1,0 +1,24 @@
+// Package admin is the gateway's admin listener (port 8265): Ray's
+// dashboard Serve API (/api/serve/applications/, /api/ray/version), Gantry's
+// richer view and its other endpoints under /api/gantry/, /metrics (the
+// Registry it is given) and pprof. It reads the deploy.Controller's status
+// and applies configs to it; it knows the data plane only through the
+// Ingress interface (its address, whether it drains, and its handler for
+// try-it).
+//
+// The API starts processes: New refuses an address beyond loopback without
+// a token (CheckBind), and with a token every mutating call and pprof need
+// "Authorization: Bearer TOKEN".
+//
+// The web dashboard (dashboard/, embedded) is served at / with relative URLs
+// only, so it works under a path prefix; ?static=1 makes a page that
+// renders once with no stream, for screenshots. The endpoints behind it: the
+// controller's events (JSON, or server-sent events with follow=1), a
+// 15-minute time series sampled once a second by Sampler (run by
+// Server.Run), replica logs (follow=1 streams), TPU slices, config
+// validation, and /api/gantry/try/, which hands a request to the ingress
+// in-process.
+//
+// Server.Run serves until its context ends, then ends the streams and
+// closes the listener. See docs/api.md.
+package admin

@@ -125,11 +125,9 @@ func (c *Controller) adopt(list []Adopted) {
 		c.touch()
 		c.log.Info("adopted an existing replica", "replica", x.ID, "leader", c.lead)
 		checker := c.checker(d.spec)
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
+		c.spawn(func() {
 			c.awaitReady(r.ctx, d, r, x.Instance, checker, nil)
-		}()
+		})
 	}
 	if c.lead {
 		return
@@ -147,13 +145,11 @@ func (c *Controller) adopt(list []Adopted) {
 
 // stopOrphan stops a replica the controller does not keep.
 func (c *Controller) stopOrphan(inst Instance) {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.spawn(func() {
 		if err := inst.Stop(config.DefaultGracefulShutdownTimeout); err != nil {
 			c.log.Warn("stopping a replica", "err", err)
 		}
-	}()
+	})
 }
 
 // findDeployment finds a deployment of a live application.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,8 +33,11 @@ type Controller struct {
 
 	applyc chan applyReq
 	events chan event
-	wake   chan struct{}  // a request queued for a deployment: reconcile now
-	wg     sync.WaitGroup // supervisors and stoppers
+	wake   chan struct{} // a request queued for a deployment: reconcile now
+	// Supervisors and stoppers (see spawn): how many run, and a signal when
+	// the last one ends.
+	live atomic.Int64
+	idle chan struct{}
 
 	// Owned by Run.
 	apps    map[string]*appRun // by name, including those being deleted
@@ -104,6 +106,7 @@ func NewController(o Options) *Controller {
 		applyc: make(chan applyReq),
 		events: make(chan event, 64),
 		wake:   make(chan struct{}, 1),
+		idle:   make(chan struct{}, 1),
 		apps:   map[string]*appRun{},
 		detach: o.Detach,
 

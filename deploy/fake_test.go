@@ -263,9 +263,10 @@ func (in *fakeInstance) Members() []Member {
 	hosts := max(in.spec.Hosts, 1)
 	ms := make([]Member, hosts)
 	for h := range hosts {
-		ms[h] = Member{Host: h, Address: fmt.Sprintf("host-%d.invalid:1", h), PID: 1000 + h, LogPath: "/fake/" + in.spec.ID}
+		// One fake server stands for every host: the controller checks
+		// each member's health before the replica is RUNNING.
+		ms[h] = Member{Host: h, Address: in.Address(), PID: 1000 + h, LogPath: "/fake/" + in.spec.ID}
 	}
-	ms[0].Address = in.Address()
 	return ms
 }
 

@@ -73,11 +73,9 @@ func (c *Controller) launch(d *deploymentRun, r *replicaRun) {
 	}
 	placement(&spec, d.group, r.slice)
 	checker := c.checker(s)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.spawn(func() {
 		c.supervise(r.ctx, d, r, spec, checker)
-	}()
+	})
 }
 
 // placePending launches PENDING replicas of d for which a slice is free.
@@ -120,13 +118,11 @@ func (c *Controller) watch(d *deploymentRun, r *replicaRun) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	r.stopWatch, r.watching = cancel, healthSettings(d.spec)
 	checker, addr, exited := c.checker(d.spec), r.inst.Address(), r.inst.Done()
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.spawn(func() {
 		if err := checker.Watch(ctx, addr, exited); err != nil && ctx.Err() == nil {
 			c.send(event{kind: evFailed, d: d, r: r, err: err})
 		}
-	}()
+	})
 }
 
 // healthSettings are the settings a watch runs with.
@@ -148,7 +144,8 @@ func (c *Controller) supervise(ctx context.Context, d *deploymentRun, r *replica
 }
 
 // awaitReady waits for a started replica's members to be placed (see
-// PlacedInstance) and for its first healthy check, and reports either.
+// PlacedInstance) and for the first healthy check of each member, and
+// reports either.
 func (c *Controller) awaitReady(ctx context.Context, d *deploymentRun, r *replicaRun, inst Instance, checker *replica.Checker, command []string) {
 	if p, ok := inst.(PlacedInstance); ok {
 		select {
@@ -159,17 +156,26 @@ func (c *Controller) awaitReady(ctx context.Context, d *deploymentRun, r *replic
 		}
 	}
 	readyCtx, cancelReady := context.WithCancel(ctx)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.spawn(func() {
 		select {
 		case <-c.clock.After(startupReport):
 			c.log.Warn("replica is not healthy yet", "replica", r.id, "waited", startupReport,
 				"command", command, "last_log_lines", strings.Join(tail(inst), "\n"))
 		case <-readyCtx.Done():
 		}
-	}()
+	})
+	// Every member of a multi-host replica serves before the replica is
+	// RUNNING, though traffic goes to host 0 only: a slice whose other
+	// hosts have not come up cannot run a sharded model.
 	err := checker.WaitReady(readyCtx, inst.Address(), inst.Done())
+	for _, m := range inst.Members() {
+		if err != nil {
+			break
+		}
+		if m.Address != "" && m.Address != inst.Address() {
+			err = checker.WaitReady(readyCtx, m.Address, inst.Done())
+		}
+	}
 	cancelReady()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -241,9 +247,7 @@ func (c *Controller) reconfigure(d *deploymentRun, r *replicaRun) {
 	r.reconfiguring, r.state = true, replica.Updating
 	sent, addr, timeout := d.spec.UserConfig, r.inst.Address(), d.spec.HealthCheckTimeout
 	grpcReplica := d.spec.Protocol == "grpc"
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		err := replica.ErrReconfigureUnsupported // a gRPC replica has no POST /-/reconfigure: replace it
 		if !grpcReplica {
@@ -251,7 +255,7 @@ func (c *Controller) reconfigure(d *deploymentRun, r *replicaRun) {
 		}
 		cancel()
 		c.send(event{kind: evReconfigured, d: d, r: r, err: err, sent: sent})
-	}()
+	})
 }
 
 // failed takes a failed replica out of service, stops what is left of it,
@@ -331,9 +335,7 @@ func (c *Controller) stopReplica(d *deploymentRun, r *replicaRun) {
 func (c *Controller) finishStop(d *deploymentRun, r *replicaRun) {
 	grace := d.spec.GracefulShutdownTimeout
 	inst, rep, detached := r.inst, r.rep, c.detached()
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.spawn(func() {
 		r.cancel() // stop health checks
 		if rep != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -353,7 +355,7 @@ func (c *Controller) finishStop(d *deploymentRun, r *replicaRun) {
 			c.log.Warn("stopping replica", "replica", r.id, "err", err)
 		}
 		c.events <- event{kind: evStopped, d: d, r: r}
-	}()
+	})
 }
 
 // shutdown stops every replica and waits for all of them to be gone.
@@ -364,17 +366,44 @@ func (c *Controller) shutdown() {
 			c.stopAll(d)
 		}
 	}
-	done := make(chan struct{})
-	go func() { c.wg.Wait(); close(done) }()
+	// Handling an event may start another goroutine (a replica that was
+	// starting is stopped once it has started), so the loop ends only when
+	// none runs and no event is left.
 	for {
+		if c.live.Load() == 0 {
+			// Every goroutine sent its events before it ended.
+			select {
+			case ev := <-c.events:
+				c.handle(ev)
+				continue
+			default:
+				c.publishStatus()
+				return
+			}
+		}
 		select {
 		case ev := <-c.events:
 			c.handle(ev)
-		case <-done:
-			c.publishStatus()
-			return
+		case <-c.idle:
 		}
 	}
+}
+
+// spawn runs f in a goroutine that shutdown waits for. Every goroutine
+// the controller starts goes through it.
+func (c *Controller) spawn(f func()) {
+	c.live.Add(1)
+	go func() {
+		defer func() {
+			if c.live.Add(-1) == 0 {
+				select {
+				case c.idle <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		f()
+	}()
 }
 
 // tail returns the last log lines of inst, if any.

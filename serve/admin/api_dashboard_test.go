@@ -35,7 +35,7 @@ applications:
 func TestSamplerTurnsCountersIntoRatesAndPercentiles(t *testing.T) {
 	srv, ingress, _ := oneReplicaGateway(t)
 	now := time.Unix(1_800_000_000, 0)
-	s := &admin.Sampler{Snapshot: srv.Controller().Snapshot, Now: func() time.Time { return now }}
+	s := &admin.Sampler{Snapshot: srv.Controller().Snapshot, Traffic: srv.Controller().Traffic, Now: func() time.Time { return now }}
 	s.Sample() // the baseline: no point yet
 	if got := s.Series("app", "d", 0); len(got) != 1 || len(got[0].Points) != 0 {
 		t.Fatalf("after one sample: %+v; want the series with no point", got)
@@ -77,7 +77,7 @@ func TestSamplerTurnsCountersIntoRatesAndPercentiles(t *testing.T) {
 func TestSeriesKeepFifteenMinutes(t *testing.T) {
 	srv, _, _ := oneReplicaGateway(t)
 	now := time.Unix(1_800_000_000, 0)
-	s := &admin.Sampler{Snapshot: srv.Controller().Snapshot, Now: func() time.Time { return now }}
+	s := &admin.Sampler{Snapshot: srv.Controller().Snapshot, Traffic: srv.Controller().Traffic, Now: func() time.Time { return now }}
 	for range admin.SeriesPoints + 51 {
 		s.Sample()
 		now = now.Add(time.Second)

@@ -25,8 +25,8 @@
 // elsewhere, not counted); the client failed — it left, or its body is
 // malformed (never counts against the replica, its breaker or the retry
 // budget); the timeout ran out; the queue was full; no replica will come
-// (SetUnavailable). Each protocol supplies
-// only how to send one attempt and how to answer the final verdict.
+// (SetUnavailable). Each protocol supplies only how to send one attempt
+// and how to answer the final verdict.
 //
 // A deployment that will have no replica soon — the controller says so
 // with SetUnavailable(reason) when it failed (DEPLOY_FAILED) with none left,

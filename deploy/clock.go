@@ -12,6 +12,11 @@ type Clock interface {
 	Now() time.Time
 	// After behaves like time.After.
 	After(d time.Duration) <-chan time.Time
+	// AfterFunc behaves like time.AfterFunc and returns the timer's Stop.
+	// The router's replicas arm their wake-up timers with it (see
+	// router.ReplicaOptions.AfterFunc), so they run on the same time as
+	// their breakers.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
 // realClock is the wall clock.
@@ -19,6 +24,9 @@ type realClock struct{}
 
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (realClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
 
 // passEvery is how often the control loop reconciles when nothing else
 // wakes it: often enough for backoffs to end and the autoscaler to sample

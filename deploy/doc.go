@@ -16,14 +16,26 @@
 // changed, drains and stops old ones only while the serving ones stay at the
 // target, restarts crashed ones after a backoff (0.5 s doubling to 10 s), and
 // gives up (DEPLOY_FAILED) after a run of replicas failing before they are
-// healthy, leaving the old version serving. Replica lifecycles (start, wait
+// healthy, leaving the old version serving. A failure's event says what
+// follows: the next start after the backoff, or that none will come (the
+// deployment is DEPLOY_FAILED, being deleted, or keeps its target without
+// it). Replica lifecycles (start, wait
 // for the first healthy check, health watch, drain and stop) run in
 // supervisor goroutines that report back through events. Run ends by
 // stopping every replica and waiting for every goroutine it started.
 //
+// On every pass the controller also tells each deployment's router whether
+// a replica may come (router.Deployment.SetUnavailable, availability.go):
+// when none serves, starts or waits for a slice, and none will start — the
+// deployment is DEPLOY_FAILED, has num_replicas: 0 without
+// autoscaling_config, or is being deleted — requests fail at once with 503
+// and that reason instead of queueing until request_timeout_s. A crashed
+// replica awaiting its backoff, or a deployment that scales from zero on
+// the request, keeps requests queueing.
+//
 // Everything the controller times goes through Options.Clock: the loop's
-// passes, the backoff, the autoscaler's delays and the waits between health
-// checks, so tests drive time. The controller's unit tests run it on a fake
+// passes, the backoff, the autoscaler's delays, the waits between health
+// checks and the router replicas' wake-up timers, so tests drive time. The controller's unit tests run it on a fake
 // Backend and a fake clock; end-to-end tests with real processes are in
 // serve and cmd/gantry.
 //

@@ -30,11 +30,14 @@ type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []fakeWaiter
+	lastID  uint64
 }
 
 type fakeWaiter struct {
 	at time.Time
-	ch chan time.Time
+	ch chan time.Time // After's; nil for AfterFunc's
+	f  func()         // AfterFunc's
+	id uint64         // AfterFunc's, for its stop
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
@@ -57,18 +60,43 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
-// Advance moves the clock by d and fires every After that is due.
-func (c *fakeClock) Advance(d time.Duration) {
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lastID++
+	w := fakeWaiter{at: c.now.Add(d), f: f, id: c.lastID}
+	c.waiters = append(c.waiters, w)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		n := len(c.waiters)
+		c.waiters = slices.DeleteFunc(c.waiters, func(x fakeWaiter) bool { return x.id == w.id })
+		return len(c.waiters) < n
+	}
+}
+
+// Advance moves the clock by d and fires every After and AfterFunc that
+// is due (the AfterFuncs in Advance's goroutine, once the clock is
+// unlocked: they read it).
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
 	c.now = c.now.Add(d)
+	var due []func()
 	c.waiters = slices.DeleteFunc(c.waiters, func(w fakeWaiter) bool {
 		if w.at.After(c.now) {
 			return false
 		}
-		w.ch <- c.now
+		if w.f != nil {
+			due = append(due, w.f)
+		} else {
+			w.ch <- c.now
+		}
 		return true
 	})
+	c.mu.Unlock()
+	for _, f := range due {
+		f()
+	}
 }
 
 // fakePlan says how the replicas a fakeBackend starts behave.

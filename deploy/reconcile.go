@@ -109,6 +109,8 @@ func (c *Controller) apply(cfg *config.Config) {
 				kept = append(kept, d)
 			} else {
 				c.stopAll(d)
+				// Its route is gone; requests still waiting for it end now.
+				d.routed.SetUnavailable("deployment " + name + "/" + d.spec.Name + " was removed from the config")
 			}
 		}
 		app.deployments = kept
@@ -206,6 +208,7 @@ func (c *Controller) reconcile() {
 			}
 			c.notePending(d)
 			c.updateStatus(d)
+			c.syncAvailability(app, d)
 			if d.view() != before {
 				c.touch()
 			}

@@ -208,7 +208,9 @@ func (c *Controller) handle(ev event) {
 		r.state = replica.Running
 		r.healthyAt = c.now()
 		d.startFailures = 0
-		r.rep = router.NewReplica(r.id, r.inst.Address(), router.ReplicaOptions{Now: c.now, Protocol: d.spec.Protocol})
+		r.rep = router.NewReplica(r.id, r.inst.Address(), router.ReplicaOptions{
+			Now: c.now, AfterFunc: c.clock.AfterFunc, Protocol: d.spec.Protocol,
+		})
 		c.log.Info("replica running", "replica", r.id, "address", r.inst.Address(),
 			"startup", c.now().Sub(r.startedAt).Round(time.Millisecond))
 		c.record(EventReplicaHealthy, "info", d, r, fmt.Sprintf("healthy after %v; taking traffic at %s",
@@ -282,15 +284,38 @@ func (c *Controller) failed(d *deploymentRun, r *replicaRun, err error) {
 	} else if d.status == DeploymentHealthy {
 		d.status, d.trigger = DeploymentUnhealthy, TriggerHealthCheckFailed
 	}
+	next := nextStartText(d, r, wait)
 	c.log.Error("replica failed", "replica", r.id, "err", err, "exit", exit,
-		"restart_in", wait, "last_log_lines", strings.Join(lines, "\n"))
+		"next", next, "last_log_lines", strings.Join(lines, "\n"))
 	msg := err.Error()
 	if exit != "" && !strings.Contains(msg, exit) {
 		msg += " (" + exit + ")"
 	}
-	c.recordFailure(d, r, msg+fmt.Sprintf("; next start in %v", wait.Round(time.Millisecond)))
+	c.recordFailure(d, r, msg+"; "+next)
 	r.state = replica.Recovering
 	c.stopReplica(d, r)
+}
+
+// nextStartText says what follows the failure of r: the next start after
+// the backoff wait only when reconcile will start one (the deployment
+// has not given up and wants more replicas than it keeps without r).
+func nextStartText(d *deploymentRun, r *replicaRun, wait time.Duration) string {
+	switch {
+	case d.status == DeploymentDeployFailed:
+		return "the deployment is DEPLOY_FAILED: no replica will start until the config changes"
+	case d.trigger == TriggerDeleting:
+		return "not restarted: the deployment is being deleted"
+	}
+	kept := 0
+	for _, x := range d.replicas {
+		if x != r && !x.stopping && x.version == d.spec.CodeVersion {
+			kept++
+		}
+	}
+	if kept >= d.target {
+		return fmt.Sprintf("not restarted: %d replicas of the current version remain for a target of %d", kept, d.target)
+	}
+	return fmt.Sprintf("next start in %v", wait.Round(time.Millisecond))
 }
 
 // failureMessage says how r failed: with its exit status ("exit status 3",

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"syscall"
 	"time"
@@ -58,6 +59,9 @@ const (
 	timedOut
 	// queueFull: every replica was full and so was the queue.
 	queueFull
+	// unavailable: no replica was free and none will come soon (the
+	// deployment failed, or has none by config: SetUnavailable).
+	unavailable
 )
 
 // verdict is the classification of one attempt's result (or of a failure
@@ -113,6 +117,9 @@ type call struct {
 	// span's when tracing, else the one the protocol part set.
 	traceparent string
 	out         *Outcome // nil: nobody asked
+	// unavailable: the call was answered as unavailable (no replica, none
+	// coming). Its gRPC UNAVAILABLE counts as 503, not as a replica's 502.
+	unavailable bool
 }
 
 // begin starts a call of d on behalf of a client whose context is ctx.
@@ -177,6 +184,10 @@ func (c *call) classify(rep *Replica, err error) verdict {
 		return v
 	case errors.Is(err, ErrQueueFull):
 		v.fault = queueFull
+		return v
+	}
+	if _, ok := errors.AsType[*UnavailableError](err); ok {
+		v.fault = unavailable
 		return v
 	}
 	if _, ok := errors.AsType[*clientError](err); ok {
@@ -254,6 +265,16 @@ func (c *call) again(v verdict) bool {
 // finish counts the request, answered with code, in the metrics.
 func (c *call) finish(code int) { c.d.metrics.observe(code, time.Since(c.start)) }
 
+// finishGRPC counts the request, answered with the gRPC status err, in the
+// metrics by the HTTP code it corresponds to.
+func (c *call) finishGRPC(err error) {
+	code := httpCode(err)
+	if c.unavailable {
+		code = http.StatusServiceUnavailable
+	}
+	c.finish(code)
+}
+
 // tried is the set of replicas a request has already attempted.
 type tried [4]*Replica
 
@@ -274,6 +295,11 @@ func (t *tried) add(r *Replica) {
 		}
 	}
 }
+
+// unavailableRetryAfter is the Retry-After of an unavailable answer, in
+// seconds: nothing changes until the deployment's config does, so clients
+// should not come back at once.
+const unavailableRetryAfter = "10"
 
 // capacityText and timeoutText explain a queueFull and a timedOut verdict,
 // in either protocol's answer.

@@ -21,6 +21,9 @@ type breaker struct {
 	failing     atomic.Int32 // consecutive failures seen, to know when success must be reported
 	openTimeout time.Duration
 	now         func() time.Time
+	// onOpen, if set, is called as an open period begins with the time it
+	// ends (the replica arms its wake-up timer). Called under gobreaker's lock.
+	onOpen func(until time.Time)
 }
 
 func newBreaker(name string, failures uint32, open time.Duration, now func() time.Time) *breaker {
@@ -42,7 +45,11 @@ func newBreaker(name string, failures uint32, open time.Duration, now func() tim
 		OnStateChange: func(_ string, _, to gobreaker.State) {
 			b.open.Store(to == gobreaker.StateOpen)
 			if to == gobreaker.StateOpen {
-				b.openUntil.Store(b.now().Add(b.openTimeout).UnixNano())
+				until := b.now().Add(b.openTimeout)
+				b.openUntil.Store(until.UnixNano())
+				if b.onOpen != nil {
+					b.onOpen(until)
+				}
 			}
 		},
 	})

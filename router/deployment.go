@@ -41,6 +41,10 @@ type Deployment struct {
 	rand64 func() uint64 // trace ids; injected for tests
 
 	onQueue atomic.Pointer[func()] // called when a request starts waiting
+	wake    func()                 // d.dispatch, given to the pool's replicas to call when they are back
+	// unavailable is why no replica will come soon (SetUnavailable); nil
+	// while one may. Read only when no replica is free.
+	unavailable atomic.Pointer[string]
 
 	// The queue: only touched when every replica is full.
 	mu      sync.Mutex
@@ -49,9 +53,12 @@ type Deployment struct {
 }
 
 type waiter struct {
-	ch    chan *Replica // buffered 1: the replica handed to this waiter
-	skip  tried         // replicas a retry should avoid (a copy: the request's own stays on its stack)
-	retry bool          // skip applies: not a first attempt
+	ch chan *Replica // buffered 1: the replica handed to this waiter; nil: failed (see reason)
+	// reason is why the waiter was failed (SetUnavailable), written before
+	// the nil is sent on ch.
+	reason string
+	skip   tried // replicas a retry should avoid (a copy: the request's own stays on its stack)
+	retry  bool  // skip applies: not a first attempt
 }
 
 // NewDeployment returns the router for deployment name of application app.
@@ -59,6 +66,7 @@ type waiter struct {
 func NewDeployment(app, name string, s Settings, m *Metrics) *Deployment {
 	d := &Deployment{app: app, name: name, picker: p2c{intn: rand.IntN}, rand64: rand.Uint64}
 	d.metrics = m.forDeployment(app, name)
+	d.wake = d.dispatch
 	empty := []*Replica{}
 	d.pool.Store(&empty)
 	d.Update(s)
@@ -93,11 +101,66 @@ func (d *Deployment) OnQueue(f func()) { d.onQueue.Store(&f) }
 func (d *Deployment) Settings() Settings { return *d.settings.Load() }
 
 // SetReplicas replaces the pool. Replicas left out should be drained by the
-// caller; requests they are serving finish normally.
+// caller; requests they are serving finish normally. Waiters are handed
+// the replicas that joined, and any replica of the pool that comes back
+// later (its breaker's open period or refused mark over) is handed to them
+// then.
 func (d *Deployment) SetReplicas(rs []*Replica) {
 	cp := append([]*Replica(nil), rs...)
+	for _, r := range cp {
+		r.waker.notify.Store(&d.wake)
+	}
 	d.pool.Store(&cp)
 	d.dispatch()
+}
+
+// UnavailableError is the answer to a request that found no free replica
+// in a deployment that will have none soon (see SetUnavailable).
+type UnavailableError struct {
+	// Reason says why, in the user's terms.
+	Reason string
+}
+
+func (e *UnavailableError) Error() string { return e.Reason }
+
+// SetUnavailable tells the deployment that no replica will come soon, and
+// why: it failed and will not start one until its config changes, or it
+// has none by config. A request that finds no free replica then fails at
+// once with an *UnavailableError instead of queueing, and so do the
+// requests already waiting. reason "" clears it: a replica is starting, or
+// will start on demand, so requests queue for it again. The controller
+// calls it from its reconcile pass, only when the pool is empty.
+func (d *Deployment) SetUnavailable(reason string) {
+	if reason == "" {
+		d.unavailable.Store(nil)
+		return
+	}
+	if cur := d.unavailable.Load(); cur != nil && *cur == reason {
+		return
+	}
+	d.unavailable.Store(&reason)
+	// Under mu after the store: wait checks under mu, so a waiter either
+	// saw the reason or is in the list now.
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for el := d.waiters.Front(); el != nil; {
+		next := el.Next()
+		w := el.Value.(*waiter)
+		d.waiters.Remove(el)
+		el.Value = nil
+		d.waiting.Add(-1)
+		w.reason = reason
+		w.ch <- nil
+		el = next
+	}
+}
+
+// Unavailable is the reason set by SetUnavailable; "" when none.
+func (d *Deployment) Unavailable() string {
+	if p := d.unavailable.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Replicas returns the current pool; the slice must not be modified.
@@ -117,8 +180,10 @@ func (d *Deployment) Inflight() int64 {
 
 // Acquire takes a slot on a replica for one request, waiting in the queue
 // when every replica is full. It returns ErrQueueFull at once when the queue
-// is at its limit, and ctx's error when ctx ends first. The caller must call
-// Release with the replica it got.
+// is at its limit, an *UnavailableError at once (or as soon as it is set,
+// while waiting) when the deployment will have no replica soon (see
+// SetUnavailable), and ctx's error when ctx ends first. The caller must
+// call Release with the replica it got.
 func (d *Deployment) Acquire(ctx context.Context) (*Replica, error) {
 	return d.acquire(ctx, nil)
 }
@@ -160,6 +225,10 @@ func (d *Deployment) wait(ctx context.Context, skip *tried) (*Replica, error) {
 		w.skip, w.retry = *skip, true
 	}
 	d.mu.Lock()
+	if reason := d.unavailable.Load(); reason != nil {
+		d.mu.Unlock()
+		return nil, &UnavailableError{Reason: *reason}
+	}
 	if s.MaxQueuedRequests >= 0 && d.waiters.Len() >= s.MaxQueuedRequests {
 		d.mu.Unlock()
 		return nil, ErrQueueFull
@@ -176,6 +245,9 @@ func (d *Deployment) wait(ctx context.Context, skip *tried) (*Replica, error) {
 
 	select {
 	case r := <-w.ch:
+		if r == nil {
+			return nil, &UnavailableError{Reason: w.reason}
+		}
 		return r, nil
 	case <-ctx.Done():
 		d.mu.Lock()
@@ -187,7 +259,9 @@ func (d *Deployment) wait(ctx context.Context, skip *tried) (*Replica, error) {
 		}
 		d.mu.Unlock()
 		if !queued { // handed a replica just as ctx ended: give it back
-			d.Release(<-w.ch)
+			if r := <-w.ch; r != nil {
+				d.Release(r)
+			}
 		}
 		return nil, ctx.Err()
 	}

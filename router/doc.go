@@ -11,7 +11,11 @@
 // request_timeout_s (a timer, not a deadline, so the replica does not see
 // it); acquiring a slot (Deployment.Acquire: power-of-two-choices among the
 // replicas below max_ongoing_requests, skipping those already tried, or a
-// bounded FIFO queue dispatched the moment a slot frees); the queue and
+// bounded FIFO queue dispatched the moment a replica can take a request:
+// a slot frees, a replica joins the pool, the settings change, or a replica
+// that was out of picking comes back — its breaker's open period or its
+// refused-connection mark ends, which the replica learns from a timer of
+// its own, stopped by Close); the queue and
 // attempt spans; the verdict on each attempt; the circuit breakers; retries
 // and their metric; Release; and the request's metrics. An attempt's
 // verdict is one of: the replica answered (its breaker counts a success);
@@ -20,10 +24,19 @@
 // can be sent again); the replica rejected it (Gantry-Rejected: retried
 // elsewhere, not counted); the client failed — it left, or its body is
 // malformed (never counts against the replica, its breaker or the retry
-// budget); the timeout ran out; the queue was full. Each protocol supplies
-// only how to send one attempt and how to answer the final verdict.
+// budget); the timeout ran out; the queue was full; no replica will come
+// (SetUnavailable). Each protocol supplies only how to send one attempt
+// and how to answer the final verdict.
 //
-// Outcomes map to status codes: 503 no capacity (queue full), 502 replica
+// A deployment that will have no replica soon — the controller says so
+// with SetUnavailable(reason) when it failed (DEPLOY_FAILED) with none left,
+// or has none by config — does not queue: a request that finds no free
+// replica, and every request already waiting, is answered at once with 503,
+// Retry-After and the reason (UNAVAILABLE with the reason over gRPC). The
+// reason is read with one atomic load, only when no replica is free.
+//
+// Outcomes map to status codes: 503 no capacity (queue full, or no replica
+// and none coming), 502 replica
 // failed, 504 request_timeout_s exceeded before the response started, 499
 // client gone (not counted against the replica). 499 is recorded only when
 // a write to the client failed or the client left before the response was
@@ -37,6 +50,7 @@
 //	deployment.go     a deployment's pool, settings, Acquire/Release and queue
 //	replica.go        one replica: slots, draining, its connections
 //	breaker.go        the lock-free circuit breaker wrapper
+//	wake.go           a replica's timer for when it is back in picking
 //	forward.go        HTTP: Forward, the response copy, HTTP statuses
 //	head.go, body.go  HTTP: the request as the replica sees it; its body
 //	conn.go           HTTP: pooled replica connections, stale-connection retry
@@ -73,7 +87,8 @@
 // REST v2 to HTTP replicas), ModelMetadata asks for a model's tensors, and
 // Deployment.Proxy passes any other gRPC call through as raw frames
 // (Codec). Their outcomes are gRPC codes: RESOURCE_EXHAUSTED (queue full),
-// DEADLINE_EXCEEDED (request_timeout_s), UNAVAILABLE (replica failed),
+// DEADLINE_EXCEEDED (request_timeout_s), UNAVAILABLE (replica failed; or no
+// replica and none coming, counted as 503),
 // CANCELLED (client gone); the metrics count them by the HTTP code they
 // correspond to.
 //

@@ -163,6 +163,9 @@ func (c *call) httpFailure(w http.ResponseWriter, fw *forwarding, rep *Replica, 
 	case queueFull:
 		w.Header().Set("Retry-After", "1")
 		code, msg = http.StatusServiceUnavailable, c.capacityText()
+	case unavailable:
+		w.Header().Set("Retry-After", unavailableRetryAfter)
+		code, msg = http.StatusServiceUnavailable, v.err.Error()
 	case timedOut:
 		code, msg = http.StatusGatewayTimeout, c.timeoutText()
 	case clientFault:

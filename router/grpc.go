@@ -28,7 +28,8 @@ const methodModelInfer = "/inference.GRPCInferenceService/ModelInfer"
 // metrics. A gRPC replica gets the request as gRPC; an HTTP replica gets it
 // as REST v2 (POST /v2/models/{m}/infer, binary tensors). Errors are gRPC
 // statuses: RESOURCE_EXHAUSTED (queue full), DEADLINE_EXCEEDED
-// (request_timeout_s), UNAVAILABLE (replica failed), or the replica's own.
+// (request_timeout_s), UNAVAILABLE (replica failed, or no replica and none
+// coming: see SetUnavailable), or the replica's own.
 // Incoming gRPC metadata on ctx is passed on to gRPC replicas.
 func (d *Deployment) Infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
 	var resp *pb.ModelInferResponse
@@ -56,7 +57,7 @@ func (d *Deployment) unary(ctx context.Context, idempotent bool, send func(conte
 	c.ctx = outgoing(c.ctx)
 	c.idempotent, c.replayable = idempotent, true
 	err := c.unary(send)
-	c.finish(httpCode(err))
+	c.finishGRPC(err)
 	return err
 }
 
@@ -87,6 +88,9 @@ func (c *call) grpcFailure(rep *Replica, v verdict) error {
 		return v.err // the replica's own status
 	case queueFull:
 		return status.Error(codes.ResourceExhausted, c.capacityText())
+	case unavailable:
+		c.unavailable = true
+		return status.Error(codes.Unavailable, v.err.Error())
 	case timedOut:
 		return status.Error(codes.DeadlineExceeded, c.timeoutText())
 	case clientFault:

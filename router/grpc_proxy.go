@@ -22,7 +22,7 @@ func (d *Deployment) Proxy(stream grpc.ServerStream, method string) error {
 	d.begin(&c, stream.Context())
 	defer c.end()
 	err := c.proxy(stream, method)
-	c.finish(httpCode(err))
+	c.finishGRPC(err)
 	return err
 }
 

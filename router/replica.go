@@ -24,6 +24,7 @@ type Replica struct {
 	downUntil atomic.Int64 // unix nanos: refused a connection, so out of picking until then
 	now       func() time.Time
 	grpc      *grpcConn // protocol grpc only; see grpc_replica.go
+	waker     waker     // tells the deployment when the replica is back (wake.go)
 }
 
 // ReplicaOptions tune a Replica's connections and breaker.
@@ -38,6 +39,10 @@ type ReplicaOptions struct {
 	BreakerOpen time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// AfterFunc arms the timer that tells the replica's deployment when
+	// its breaker's open period or its refused mark ends; default
+	// time.AfterFunc. It must run on the same time as Now.
+	AfterFunc AfterFunc
 	// Protocol is the replica's protocol: "http" (default) or "grpc".
 	Protocol string
 }
@@ -51,6 +56,9 @@ func NewReplica(id, addr string, opts ReplicaOptions) *Replica {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.AfterFunc == nil {
+		opts.AfterFunc = realAfterFunc
+	}
 	r := &Replica{
 		now:     opts.Now,
 		conns:   newConnPool(addr, dialer, 1024),
@@ -58,6 +66,7 @@ func NewReplica(id, addr string, opts ReplicaOptions) *Replica {
 		addr:    addr,
 		drained: make(chan struct{}, 1),
 		breaker: newBreaker(id, opts.BreakerFailures, opts.BreakerOpen, opts.Now),
+		waker:   waker{afterFunc: opts.AfterFunc},
 		transport: &http.Transport{
 			DialContext: dialer.DialContext,
 			// Idle connections are bounded by the replica's concurrency in
@@ -71,6 +80,7 @@ func NewReplica(id, addr string, opts ReplicaOptions) *Replica {
 			ReadBufferSize:        16 << 10,
 		},
 	}
+	r.breaker.onOpen = r.wakeAt
 	if opts.Protocol == "grpc" {
 		r.grpc = newGRPCConn(addr, opts.DialTimeout)
 	}
@@ -103,8 +113,13 @@ func (r *Replica) Available(limit int64) bool {
 // listening, and the controller removes a dead one within milliseconds.
 const refusedFor = time.Second
 
-// markRefused takes the replica out of picking for refusedFor.
-func (r *Replica) markRefused() { r.downUntil.Store(r.now().Add(refusedFor).UnixNano()) }
+// markRefused takes the replica out of picking for refusedFor, and has its
+// deployment told when that ends.
+func (r *Replica) markRefused() {
+	until := r.now().Add(refusedFor)
+	r.downUntil.Store(until.UnixNano())
+	r.wakeAt(until)
+}
 
 // down reports whether the replica recently refused a connection. The
 // clock is read only after one did.
@@ -159,8 +174,9 @@ func (r *Replica) Drain(ctx context.Context) bool {
 	return true
 }
 
-// Close releases the replica's idle connections.
+// Close releases the replica's idle connections and stops its timer.
 func (r *Replica) Close() {
+	r.stopWaking()
 	r.conns.close()
 	r.transport.CloseIdleConnections()
 	r.grpc.close()

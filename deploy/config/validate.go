@@ -161,6 +161,7 @@ func (v *validator) applications(apps []Application) {
 		default:
 			names[name] = i
 		}
+		v.name(p+".name", "application", name)
 		v.routePrefix(p, i, a, prefixes)
 		if a.ImportPath != "" {
 			v.addf(p+".import_path", "not supported (got %q): Gantry runs replica processes, not Python import paths; "+
@@ -238,6 +239,7 @@ func (v *validator) deployments(p string, a *Application) {
 			seen[d.Name] = j
 			names = append(names, strconv.Quote(d.Name))
 		}
+		v.name(dp+".name", "deployment", d.Name)
 		v.deployment(dp, d)
 	}
 	if _, ok := seen[a.Ingress]; a.Ingress != "" && !ok {
@@ -257,6 +259,9 @@ func (v *validator) workerGroups(groups []WorkerGroup) {
 			v.addf(p+".name", "%q is already used by worker_groups[%d]; worker group names must be unique", g.Name, j)
 		default:
 			names[g.Name] = i
+		}
+		if g.Name != "" {
+			v.workerGroupName(p+".name", g.Name)
 		}
 		if g.Accelerator == "" {
 			v.addf(p+".accelerator", `is required, e.g. "tpu-v4-podslice"`)

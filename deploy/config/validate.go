@@ -196,6 +196,9 @@ func (v *validator) routePrefix(p string, i int, a *Application, prefixes map[st
 		v.addf(p, `must not end with "/" (unless it is "/"), got %q`, prefix)
 	case strings.ContainsAny(prefix, "{}"):
 		v.addf(p, `must not contain "{" or "}", got %q`, prefix)
+	case strings.ContainsFunc(prefix, isControl):
+		// It is sent to replicas as X-Forwarded-Prefix.
+		v.addf(p, "must not contain control characters such as NUL or line breaks, got %q", prefix)
 	case reservedPrefix(prefix):
 		v.addf(p, "%q is reserved: paths under /-/ are the gateway's own and paths under /v2/ are the "+
 			"Open Inference Protocol's; choose another prefix", prefix)

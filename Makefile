@@ -9,10 +9,10 @@ VENV ?= .venv-ci
 OIP_VENV ?= .venv-oip
 PYTHON ?= python3
 
-.PHONY: test test-go test-raycli raycli-venv test-oip oip-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
+.PHONY: test test-go test-fuzz test-raycli raycli-venv test-oip oip-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
 
-## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), Ray's CLI and Triton's client against gantry, the Helm chart, and the dashboard in a browser
-test: test-go test-raycli test-oip test-charts test-dashboard
+## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), the fuzz targets for a bounded time, Ray's CLI and Triton's client against gantry, the Helm chart, and the dashboard in a browser
+test: test-go test-fuzz test-raycli test-oip test-charts test-dashboard
 
 ## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests included
 test-go: export GANTRY_K8S_TESTS=1
@@ -21,6 +21,18 @@ test-go: k8s-testenv
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# The fuzz targets, package:FuzzName, each run alone for FUZZTIME.
+FUZZ_TARGETS = ./deploy/config:FuzzParse ./oip:FuzzDecodeHTTPRequest ./router:FuzzWriteHead
+FUZZTIME ?= 15s
+
+## test-fuzz: each fuzz target (config parser, OIP REST decoder, router request head) for FUZZTIME (15s); a crasher is saved under the package's testdata/fuzz/
+test-fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "$(GO) test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 ## test-raycli: Ray's own `serve status` and `serve shutdown` against a real gantry (tests/raycli)
 test-raycli: raycli-venv

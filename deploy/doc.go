@@ -69,8 +69,9 @@
 // leader, and while it follows (SetLeader(false), Options.Follower) it only
 // mirrors them into its router pools, never starting or stopping one.
 // Options.Detach leaves replicas running when Run ends. Store keeps the
-// applied config in the state dir (applied.json) so a restarted gateway
-// brings its applications back (Restore); Slices allocates the slices of
+// applied config in the state dir (applied.json: compact JSON, one
+// application per line, so its size is linear in the config's) so a
+// restarted gateway brings its applications back (Restore); Slices allocates the slices of
 // worker groups to replicas (a replica without a free slice waits PENDING,
 // and a code change on a group with no spare slice replaces replicas in
 // place, one slice at a time), and TPUEnv gives each member its TPU

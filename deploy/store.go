@@ -1,13 +1,17 @@
 package deploy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"gantry.dev/gantry/deploy/config"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
+
+	"gantry.dev/gantry/deploy/config"
 )
 
 // Store keeps the applied config in a file, so that a restarted gateway
@@ -26,6 +30,54 @@ type stored struct {
 	Config    json.RawMessage `json:"config"`
 }
 
+// appliedJSON is the file's text: compact JSON, so that its size is linear
+// in the config's (indentation grows with depth: a 60 KB user_config nested
+// 9,990 levels once made a 200 MB file), with the config's top-level
+// fields and each application on a line of its own so that it stays
+// readable.
+func appliedJSON(st stored) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	var apps []json.RawMessage
+	if err := json.Unmarshal(st.Config, &fields); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(fields["applications"], &apps); err != nil {
+		return nil, err
+	}
+	head, err := json.Marshal(stored{AppliedAt: st.AppliedAt, BaseDir: st.BaseDir, Config: json.RawMessage("{}")})
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Write(bytes.TrimSuffix(head, []byte("{}}")))
+	b.WriteString("{\n")
+	keys := slices.Sorted(maps.Keys(fields))
+	for i, k := range keys {
+		name, _ := json.Marshal(k)
+		b.Write(name)
+		b.WriteByte(':')
+		if k == "applications" {
+			b.WriteString("[\n")
+			for j, a := range apps {
+				b.Write(a)
+				if j < len(apps)-1 {
+					b.WriteByte(',')
+				}
+				b.WriteByte('\n')
+			}
+			b.WriteByte(']')
+		} else {
+			b.Write(fields[k])
+		}
+		if i < len(keys)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("}}")
+	return b.Bytes(), nil
+}
+
 // Save writes cfg as the applied config. A config with no applications
 // (after DELETE /api/serve/applications/) leaves nothing to restore, so the
 // file is removed.
@@ -40,7 +92,7 @@ func (s *Store) Save(cfg *config.Config, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("saving applied config: %w", err)
 	}
-	data, err := json.MarshalIndent(stored{AppliedAt: now.UTC(), BaseDir: cfg.BaseDir, Config: raw}, "", "  ")
+	data, err := appliedJSON(stored{AppliedAt: now.UTC(), BaseDir: cfg.BaseDir, Config: raw})
 	if err != nil {
 		return fmt.Errorf("saving applied config: %w", err)
 	}

@@ -1,11 +1,14 @@
 package deploy
 
 import (
-	"gantry.dev/gantry/deploy/config"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"gantry.dev/gantry/deploy/config"
 )
 
 func TestStoreRoundTripKeepsBaseDirAndSpecs(t *testing.T) {
@@ -70,5 +73,48 @@ func TestStoreForgetsAnEmptyConfig(t *testing.T) {
 	}
 	if got, err := s.Load(); got != nil || err != nil {
 		t.Fatalf("after deleting everything, Load = %v, %v; want nothing to restore", got, err)
+	}
+}
+
+// TestStoreWritesCompactJSON saves a config whose user_config is as deep as
+// allowed: the file must grow linearly with the config (finding 4: an
+// indented applied.json grew with the square of the nesting depth), keep
+// one application per line, and load back.
+func TestStoreWritesCompactJSON(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, config.MaxUserConfigDepth) + "1" + strings.Repeat("}", config.MaxUserConfigDepth)
+	doc := `{"applications":[` +
+		`{"name":"a","route_prefix":"/a","deployments":[{"name":"d","replica":{"command":["x"]},"user_config":` + deep + `}]},` +
+		`{"name":"b","route_prefix":"/b","deployments":[{"name":"d","replica":{"command":["x"]},"user_config":` + deep + `}]}]}`
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{Path: filepath.Join(t.TempDir(), "applied.json")}
+	if err := s.Save(cfg, time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(s.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 2*len(doc) {
+		t.Errorf("applied.json is %d bytes for a %d-byte config; want it compact (at most twice the config)", len(data), len(doc))
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var appLines int
+	for _, l := range lines {
+		if strings.HasPrefix(l, `{"name":`) {
+			appLines++
+		}
+	}
+	if appLines != 2 {
+		t.Errorf("applied.json has %d lines that start an application, want 2:\n%s", appLines, data)
+	}
+	back, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Applications, cfg.Applications) {
+		t.Errorf("applications differ after a round trip")
 	}
 }

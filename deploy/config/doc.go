@@ -25,6 +25,17 @@
 // Syntax errors name the line of the problem (the YAML library's own line
 // is off by one for parser errors; see syntax.go) and quote it.
 //
+// # Limits
+//
+// Names are limited to what every backend can hold (names.go): application
+// and deployment names to MaxNameBytes, without '/', control characters,
+// "." or ".." (the local backend's log files are named after them);
+// worker group names are DNS labels of at most MaxWorkerGroupNameBytes
+// (they become TPU pod hostnames). Nesting is limited (depth.go): a
+// user_config to MaxUserConfigDepth levels, the whole document to
+// MaxDocumentDepth, checked right after decoding; the YAML library stops at
+// 10,000 levels, so decoding itself is bounded.
+//
 // A Kubernetes manifest (apiVersion and kind at the root) is not a config:
 // Parse says what it is and what to use instead, in one problem. For a
 // KubeRay RayService, FromRayService and LoadRayService read the Ray Serve

@@ -90,7 +90,9 @@ func parse(data []byte, where func(line int) string) (*Config, error) {
 }
 
 // decodeTree decodes a YAML or JSON document into maps, lists, strings,
-// json.Numbers, booleans and nils.
+// json.Numbers, booleans and nils, and rejects one nested deeper than
+// MaxDocumentDepth (the YAML library itself stops at 10,000 levels, so
+// decoding is bounded).
 func decodeTree(data []byte, where func(line int) string) (any, error) {
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
@@ -101,6 +103,9 @@ func decodeTree(data []byte, where func(line int) string) (any, error) {
 	var tree any
 	if err := dec.Decode(&tree); err != nil {
 		return nil, syntaxError(err, data, where)
+	}
+	if p, deep := depthProblem(tree); deep {
+		return nil, &Error{Problems: []Problem{p}}
 	}
 	return tree, nil
 }

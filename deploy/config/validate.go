@@ -161,6 +161,7 @@ func (v *validator) applications(apps []Application) {
 		default:
 			names[name] = i
 		}
+		v.name(p+".name", "application", name)
 		v.routePrefix(p, i, a, prefixes)
 		if a.ImportPath != "" {
 			v.addf(p+".import_path", "not supported (got %q): Gantry runs replica processes, not Python import paths; "+
@@ -195,6 +196,9 @@ func (v *validator) routePrefix(p string, i int, a *Application, prefixes map[st
 		v.addf(p, `must not end with "/" (unless it is "/"), got %q`, prefix)
 	case strings.ContainsAny(prefix, "{}"):
 		v.addf(p, `must not contain "{" or "}", got %q`, prefix)
+	case strings.ContainsFunc(prefix, isControl):
+		// It is sent to replicas as X-Forwarded-Prefix.
+		v.addf(p, "must not contain control characters such as NUL or line breaks, got %q", prefix)
 	case reservedPrefix(prefix):
 		v.addf(p, "%q is reserved: paths under /-/ are the gateway's own and paths under /v2/ are the "+
 			"Open Inference Protocol's; choose another prefix", prefix)
@@ -238,6 +242,7 @@ func (v *validator) deployments(p string, a *Application) {
 			seen[d.Name] = j
 			names = append(names, strconv.Quote(d.Name))
 		}
+		v.name(dp+".name", "deployment", d.Name)
 		v.deployment(dp, d)
 	}
 	if _, ok := seen[a.Ingress]; a.Ingress != "" && !ok {
@@ -257,6 +262,9 @@ func (v *validator) workerGroups(groups []WorkerGroup) {
 			v.addf(p+".name", "%q is already used by worker_groups[%d]; worker group names must be unique", g.Name, j)
 		default:
 			names[g.Name] = i
+		}
+		if g.Name != "" {
+			v.workerGroupName(p+".name", g.Name)
 		}
 		if g.Accelerator == "" {
 			v.addf(p+".accelerator", `is required, e.g. "tpu-v4-podslice"`)

@@ -32,6 +32,9 @@ func (v *validator) deployment(p string, d *Deployment) {
 	v.positive(p+".graceful_shutdown_timeout_s", d.GracefulShutdownTimeoutS)
 	v.positive(p+".health_check_period_s", d.HealthCheckPeriodS)
 	v.positive(p+".health_check_timeout_s", d.HealthCheckTimeoutS)
+	if n := jsonDepth(d.UserConfig); n > MaxUserConfigDepth {
+		v.addf(p+".user_config", "nested %d levels deep; at most %d levels of lists and objects are allowed", n, MaxUserConfigDepth)
+	}
 	v.actorOptions(p+".ray_actor_options", d.RayActorOptions)
 	v.replica(p+".replica", d.Replica)
 }

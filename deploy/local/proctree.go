@@ -1,0 +1,68 @@
+//go:build linux
+
+package local
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// process is one entry of /proc.
+type process struct {
+	pid, ppid, pgid int
+}
+
+// descendants lists the live (not zombie) descendants of root, read from
+// /proc.
+func descendants(root int) []process {
+	dir, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := make(map[int][]process)
+	for _, e := range dir {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		p, ok := readStat(pid)
+		if ok {
+			children[p.ppid] = append(children[p.ppid], p)
+		}
+	}
+	var out []process
+	queue := []int{root}
+	for len(queue) > 0 {
+		for _, c := range children[queue[0]] {
+			out = append(out, c)
+			queue = append(queue, c.pid)
+		}
+		queue = queue[1:]
+	}
+	return out
+}
+
+// readStat reads pid's parent and process group from /proc/PID/stat. It
+// reports false for a process that is gone or a zombie.
+func readStat(pid int) (process, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return process{}, false
+	}
+	// "pid (comm) state ppid pgrp ...": comm may hold anything, even ")".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return process{}, false
+	}
+	var state byte
+	p := process{pid: pid}
+	if _, err := fmt.Sscanf(string(b[i+1:]), " %c %d %d", &state, &p.ppid, &p.pgid); err != nil {
+		return process{}, false
+	}
+	if state == 'Z' || state == 'X' {
+		return process{}, false
+	}
+	return p, true
+}

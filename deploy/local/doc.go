@@ -10,25 +10,16 @@
 //
 // No process a replica starts outlives the replica or the gateway, even one
 // that left the replica's process group (setsid) or was orphaned (a double
-// fork). Each member's supervisor is the gateway's own executable, re-run
-// through /proc/self/exe with a hidden first argument (`__supervise PATH --
-// ARGV...`; this package's init runs it, so any program that links the
-// package can supervise): it is the command's parent and, by
-// PR_SET_CHILD_SUBREAPER, the new parent of every orphaned descendant, so
-// walking /proc from it finds every process of the member. It
-//   - reports the command's PID to the gateway (Members shows that PID, not
-//     the supervisor's), and exits as the command did: with its exit code, or
-//     by the same signal, so the gateway's "exit status 3" and "signal:
-//     killed" are the command's own;
-//   - on SIGTERM or SIGINT from the gateway (Stop), passes the signal once to
-//     the command's process group and to each descendant outside it, and
-//     exits when all of them are gone;
-//   - when the command exits by itself, kills what it left behind, since
-//     nothing would ever stop it;
-//   - when its control socket reaches end of file, SIGKILLs every descendant
-//     until none is left, then exits. The gateway holds the only other end,
-//     so the kernel closes it when the gateway dies, even by SIGKILL; Stop
-//     closes it once the grace period is over.
+// fork): each member runs under a supervisor (package supervise), the
+// gateway's own executable re-run through /proc/self/exe, which is the
+// subreaper of everything the member starts. Members shows the command's
+// PID, not the supervisor's, and a member's exit status is the command's
+// ("exit status 3", "signal: killed"). Stop sends SIGTERM to the supervisor,
+// which passes it to every process of the member and exits once they are
+// all gone; when the grace period is over, Stop closes the member's control
+// socket and the supervisor SIGKILLs them all. The gateway holds the only
+// other end of that socket, so when the gateway dies, by SIGKILL even, the
+// kernel closes it and the supervisor kills them all too.
 //
 // Why a supervisor: Linux's parent-death signal reaches only the direct
 // child, and belongs to the thread that forked it rather than the process;

@@ -17,10 +17,11 @@ import (
 	"time"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/local/supervise"
 )
 
 // member is one running process of an instance, and the supervisor that
-// runs it (see supervisor.go).
+// runs it (see package supervise).
 type member struct {
 	host    int
 	addr    string
@@ -69,7 +70,7 @@ func startProcess(ctx context.Context, cmd *exec.Cmd, out *os.File) (*member, er
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.ExtraFiles = []*os.File{theirs} // fd 3: controlFD
+	cmd.ExtraFiles = []*os.File{theirs} // fd 3: supervise.ControlFD
 	err = cmd.Start()
 	pw.Close() // the supervisor has its own copies
 	theirs.Close()
@@ -169,7 +170,7 @@ func newCommand(spec deploy.ReplicaSpec, env []string) (*exec.Cmd, error) {
 	if target.Err != nil {
 		return nil, target.Err
 	}
-	args := append([]string{os.Args[0], superviseArg, target.Path, "--"}, spec.Command...)
+	args := append([]string{os.Args[0], supervise.Arg, target.Path, "--"}, spec.Command...)
 	// Not CommandContext: the member outlives the context of Start.
 	cmd := &exec.Cmd{Path: selfExe, Args: args, Env: env, Dir: spec.WorkingDir}
 	// Its own group keeps a terminal's Ctrl-C away from it.

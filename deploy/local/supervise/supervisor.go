@@ -1,6 +1,6 @@
 //go:build linux
 
-package local
+package supervise
 
 import (
 	"fmt"
@@ -11,29 +11,31 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
-// superviseArg, as the first argument, turns the executable into the
-// supervisor of one member: `EXE __supervise PATH -- ARGV...`. The Backend
-// starts it through /proc/self/exe, so any program that links this package
-// (the gantry binary, a test binary) can supervise its own replicas; init
-// below takes over before main runs.
-const superviseArg = "__supervise"
+// Arg, as the first argument, turns the executable into a supervisor:
+// `EXE __supervise PATH -- ARGV...` runs PATH with ARGV.
+const Arg = "__supervise"
 
-// controlFD is where the supervisor finds its end of the control socket.
-// It writes "pid N\n" (or "error MESSAGE\n") there once the command is
-// started, and reads it until end of file: end of file means the gateway is
-// gone or wants every process of the member killed at once.
-const controlFD = 3
+// ControlFD is where the supervisor finds its end of the control socket
+// (see the package documentation).
+const ControlFD = 3
 
 // descendantPoll is how often a supervisor whose command has exited during a
 // graceful stop looks for the processes the command left behind.
 const descendantPoll = 25 * time.Millisecond
 
+// From <linux/prctl.h>, <asm-generic/resource.h> and <asm-generic/signal.h>:
+// golang.org/x/sys/unix has them, but the supervisor keeps its imports to
+// the few standard packages that initialize before anything heavy.
+const (
+	prSetChildSubreaper = 36
+	rlimitCore          = 4
+	sigUnblock          = 1
+)
+
 func init() {
-	if len(os.Args) > 1 && os.Args[1] == superviseArg {
+	if len(os.Args) > 1 && os.Args[1] == Arg {
 		os.Exit(superviseMain(os.Args[2:]))
 	}
 }
@@ -43,11 +45,11 @@ func init() {
 // signal and never returns.
 func superviseMain(args []string) int {
 	if len(args) < 3 || args[1] != "--" {
-		fmt.Fprintf(os.Stderr, "gantry: usage: %s PATH -- ARGV...\n", superviseArg)
+		fmt.Fprintf(os.Stderr, "gantry: usage: %s PATH -- ARGV...\n", Arg)
 		return 2
 	}
-	syscall.CloseOnExec(controlFD) // the command must not hold it
-	ctl := os.NewFile(controlFD, "control")
+	syscall.CloseOnExec(ControlFD) // the command must not hold it
+	ctl := os.NewFile(ControlFD, "control")
 	s := &supervisor{self: os.Getpid()}
 	status, err := s.run(args[0], args[2:], ctl)
 	if err != nil {
@@ -77,8 +79,8 @@ func (s *supervisor) run(path string, argv []string, ctl *os.File) (syscall.Wait
 	// it; this one is never released, so the signal fires only when the
 	// supervisor itself dies (by SIGKILL, say) and cannot clean up.
 	runtime.LockOSThread()
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return 0, fmt.Errorf("become a subreaper: %w", err)
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		return 0, fmt.Errorf("become a subreaper: %w", errno)
 	}
 	// Separate channels, as signal.Notify drops what does not fit: a burst
 	// of SIGCHLD must not crowd out a stop (one wakeup reaps them all).
@@ -227,13 +229,12 @@ func exitLike(status syscall.WaitStatus) int {
 // exit 2), so the kernel's default action is restored first. The command
 // dumped core already if it was going to; the supervisor does not.
 func dieBy(sig syscall.Signal) {
-	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	syscall.Setrlimit(rlimitCore, &syscall.Rlimit{})
 	var dfl [4]uint64 // struct sigaction all zero: SIG_DFL, no flags, empty mask
-	unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
-	var set unix.Sigset_t
-	set.Val[0] = 1 << (uint(sig) - 1)
-	unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
-	unix.Tgkill(os.Getpid(), unix.Gettid(), sig)
+	syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+	set := uint64(1) << (uint(sig) - 1)
+	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigUnblock, uintptr(unsafe.Pointer(&set)), 0, 8, 0, 0)
+	syscall.Tgkill(os.Getpid(), syscall.Gettid(), sig)
 	// Not reached unless the signal was ignored after all.
 	time.Sleep(100 * time.Millisecond)
 }

@@ -1,10 +1,9 @@
 //go:build linux
 
-package local
+package supervise
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"strconv"
 )
@@ -56,13 +55,14 @@ func readStat(pid int) (process, bool) {
 	if i < 0 {
 		return process{}, false
 	}
-	var state byte
-	p := process{pid: pid}
-	if _, err := fmt.Sscanf(string(b[i+1:]), " %c %d %d", &state, &p.ppid, &p.pgid); err != nil {
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 3 || string(f[0]) == "Z" || string(f[0]) == "X" {
 		return process{}, false
 	}
-	if state == 'Z' || state == 'X' {
+	ppid, err1 := strconv.Atoi(string(f[1]))
+	pgid, err2 := strconv.Atoi(string(f[2]))
+	if err1 != nil || err2 != nil {
 		return process{}, false
 	}
-	return p, true
+	return process{pid: pid, ppid: ppid, pgid: pgid}, true
 }

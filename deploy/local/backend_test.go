@@ -180,6 +180,8 @@ func TestExit(t *testing.T) {
 		// print a trace and exit 2; it must die by the signal instead.
 		{"kill -SEGV $$", "signal: segmentation fault"},
 		{"kill -ABRT $$", "signal: aborted"},
+		// The supervisor ignores SIGHUP; the command must not inherit that.
+		{"kill -HUP $$", "signal: hangup"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.wantErr, func(t *testing.T) {

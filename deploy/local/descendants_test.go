@@ -89,7 +89,7 @@ func TestStopLeavesNoDescendant(t *testing.T) {
 				t.Errorf("Err() = %v, want %q", err, tt.wantErr)
 			}
 			if tt.fast && took > tt.grace/2 {
-				t.Errorf("Stop took %v: the descendants did not get SIGTERM", took)
+				t.Errorf("Stop took %v: the descendants did not get SIGTERM; log:\n%s", took, strings.Join(inst.LogTail(20), "\n"))
 			}
 		})
 	}

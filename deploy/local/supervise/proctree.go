@@ -11,10 +11,14 @@ import (
 // process is one entry of /proc.
 type process struct {
 	pid, ppid, pgid int
+	zombie          bool
 }
 
 // descendants lists the live (not zombie) descendants of root, read from
-// /proc.
+// /proc. The walk goes through zombies: a multi-threaded process whose
+// first thread has exited shows as a zombie while its other threads are
+// still exiting, and until the last one has, its children are still its
+// own, not yet handed to the subreaper.
 func descendants(root int) []process {
 	dir, err := os.ReadDir("/proc")
 	if err != nil {
@@ -35,7 +39,9 @@ func descendants(root int) []process {
 	queue := []int{root}
 	for len(queue) > 0 {
 		for _, c := range children[queue[0]] {
-			out = append(out, c)
+			if !c.zombie {
+				out = append(out, c)
+			}
 			queue = append(queue, c.pid)
 		}
 		queue = queue[1:]
@@ -43,8 +49,8 @@ func descendants(root int) []process {
 	return out
 }
 
-// readStat reads pid's parent and process group from /proc/PID/stat. It
-// reports false for a process that is gone or a zombie.
+// readStat reads pid's state, parent and process group from
+// /proc/PID/stat. It reports false for a process that is gone.
 func readStat(pid int) (process, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -56,7 +62,7 @@ func readStat(pid int) (process, bool) {
 		return process{}, false
 	}
 	f := bytes.Fields(b[i+1:])
-	if len(f) < 3 || string(f[0]) == "Z" || string(f[0]) == "X" {
+	if len(f) < 3 {
 		return process{}, false
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
@@ -64,5 +70,6 @@ func readStat(pid int) (process, bool) {
 	if err1 != nil || err2 != nil {
 		return process{}, false
 	}
-	return process{pid: pid, ppid: ppid, pgid: pgid}, true
+	zombie := string(f[0]) == "Z" || string(f[0]) == "X"
+	return process{pid: pid, ppid: ppid, pgid: pgid, zombie: zombie}, true
 }

@@ -88,8 +88,10 @@ func (s *supervisor) run(path string, argv []string, ctl *os.File) (syscall.Wait
 	signal.Notify(stops, syscall.SIGTERM, syscall.SIGINT)
 	chld := make(chan os.Signal, 1)
 	signal.Notify(chld, syscall.SIGCHLD)
-	// A terminal's hangup is not a reason to stop; the gateway decides.
-	signal.Ignore(syscall.SIGHUP)
+	// A hangup is not a reason to stop; the gateway decides. Not
+	// signal.Ignore: the command would inherit SIG_IGN, whereas a caught
+	// signal is reset to its default by exec. The channel is never read.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 
 	proc, err := os.StartProcess(path, argv, &os.ProcAttr{
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},

@@ -69,7 +69,8 @@ func New(opts Options) *Backend {
 }
 
 // Start launches every member of the replica described by spec and returns
-// once they are forked, without waiting for them to become healthy. ctx bounds
+// once they are started (each member's supervisor has reported its
+// command's PID), without waiting for them to become healthy. ctx bounds
 // the start only: the members outlive it. If any member fails to start, the
 // others are killed.
 func (b *Backend) Start(ctx context.Context, spec deploy.ReplicaSpec) (deploy.Instance, error) {
@@ -134,7 +135,8 @@ func (b *Backend) start(ctx context.Context, spec deploy.ReplicaSpec) (*instance
 	return in, nil
 }
 
-// startMember forks member i and starts its log copier (add starts its reaper).
+// startMember starts member i under its supervisor, and its log copier (add
+// starts its reaper).
 func (b *Backend) startMember(ctx context.Context, spec deploy.ReplicaSpec, i int, addrs []string) (*member, error) {
 	logPath := filepath.Join(b.stateDir, "logs", safeName(spec.Application), fmt.Sprintf("%s-%d.log", safeName(spec.ID), i))
 	out, err := openLog(logPath)

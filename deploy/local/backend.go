@@ -35,8 +35,7 @@ type Options struct {
 // Backend starts replicas as child processes. It is safe for concurrent use.
 //
 // The owner must call Close once the controller has stopped its replicas:
-// Close kills whatever is still running and ends the goroutine that forks
-// members.
+// Close kills whatever is still running.
 type Backend struct {
 	stateDir string
 	bindHost string
@@ -44,7 +43,6 @@ type Backend struct {
 
 	mu     sync.Mutex
 	closed bool
-	spawn  *spawner // started by the first Start
 	live   map[*instance]struct{}
 }
 
@@ -71,7 +69,8 @@ func New(opts Options) *Backend {
 }
 
 // Start launches every member of the replica described by spec and returns
-// once they are forked, without waiting for them to become healthy. ctx bounds
+// once they are started (each member's supervisor has reported its
+// command's PID), without waiting for them to become healthy. ctx bounds
 // the start only: the members outlive it. If any member fails to start, the
 // others are killed.
 func (b *Backend) Start(ctx context.Context, spec deploy.ReplicaSpec) (deploy.Instance, error) {
@@ -91,9 +90,8 @@ func (b *Backend) start(ctx context.Context, spec deploy.ReplicaSpec) (*instance
 	if spec.MemberEnv != nil && len(spec.MemberEnv) != hosts {
 		return nil, fmt.Errorf("%d member environments for %d hosts", len(spec.MemberEnv), hosts)
 	}
-	sp, err := b.spawner()
-	if err != nil {
-		return nil, err
+	if b.isClosed() {
+		return nil, ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -109,7 +107,7 @@ func (b *Backend) start(ctx context.Context, spec deploy.ReplicaSpec) (*instance
 
 	in := newInstance(spec.ID, hosts, b.log, b.release)
 	for i := range hosts {
-		m, err := b.startMember(ctx, sp, spec, i, addrs)
+		m, err := b.startMember(ctx, spec, i, addrs)
 		if err != nil {
 			in.abort()
 			if hosts > 1 {
@@ -137,15 +135,20 @@ func (b *Backend) start(ctx context.Context, spec deploy.ReplicaSpec) (*instance
 	return in, nil
 }
 
-// startMember forks member i and starts its log copier (add starts its reaper).
-func (b *Backend) startMember(ctx context.Context, sp *spawner, spec deploy.ReplicaSpec, i int, addrs []string) (*member, error) {
+// startMember starts member i under its supervisor, and its log copier (add
+// starts its reaper).
+func (b *Backend) startMember(ctx context.Context, spec deploy.ReplicaSpec, i int, addrs []string) (*member, error) {
 	logPath := filepath.Join(b.stateDir, "logs", safeName(spec.Application), fmt.Sprintf("%s-%d.log", safeName(spec.ID), i))
 	out, err := openLog(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := newCommand(spec, memberEnv(spec, i, addrs))
-	m, err := startProcess(ctx, sp, cmd, out)
+	cmd, err := newCommand(spec, memberEnv(spec, i, addrs))
+	if err != nil {
+		out.Close()
+		return nil, fmt.Errorf("command %q: %w", spec.Command, err)
+	}
+	m, err := startProcess(ctx, cmd, out)
 	if err != nil {
 		return nil, fmt.Errorf("command %q: %w", spec.Command, err)
 	}
@@ -153,8 +156,7 @@ func (b *Backend) startMember(ctx context.Context, sp *spawner, spec deploy.Repl
 	return m, nil
 }
 
-// Close kills every member still running, waits for them to exit and stops
-// the spawner. Start fails with ErrClosed afterwards. Close is a last resort:
+// Close kills every member still running and waits for them to exit. Start fails with ErrClosed afterwards. Close is a last resort:
 // the controller should Stop replicas gracefully before it is called.
 func (b *Backend) Close() error {
 	b.mu.Lock()
@@ -164,7 +166,6 @@ func (b *Backend) Close() error {
 	}
 	b.closed = true
 	live := slices.Collect(maps.Keys(b.live))
-	sp := b.spawn
 	b.mu.Unlock()
 
 	if len(live) > 0 {
@@ -175,23 +176,13 @@ func (b *Backend) Close() error {
 		wg.Go(in.abort)
 	}
 	wg.Wait()
-	if sp != nil {
-		sp.stop()
-	}
 	return nil
 }
 
-// spawner returns the running spawner, starting it on first use.
-func (b *Backend) spawner() (*spawner, error) {
+func (b *Backend) isClosed() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return nil, ErrClosed
-	}
-	if b.spawn == nil {
-		b.spawn = startSpawner()
-	}
-	return b.spawn, nil
+	return b.closed
 }
 
 // release forgets a stopped instance.

@@ -175,6 +175,13 @@ func TestExit(t *testing.T) {
 		{"exit 3", "exit status 3"},
 		{"exit 0", "exit status 0"},
 		{"kill -KILL $$", "signal: killed"},
+		{"kill -TERM $$", "signal: terminated"},
+		// The Go runtime would make a supervisor that gets this signal
+		// print a trace and exit 2; it must die by the signal instead.
+		{"kill -SEGV $$", "signal: segmentation fault"},
+		{"kill -ABRT $$", "signal: aborted"},
+		// The supervisor ignores SIGHUP; the command must not inherit that.
+		{"kill -HUP $$", "signal: hangup"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.wantErr, func(t *testing.T) {
@@ -191,8 +198,13 @@ func TestExit(t *testing.T) {
 		if err := inst.Err(); err != nil {
 			t.Errorf("Err() = %v while running", err)
 		}
+		// The PID is the replica's, not its supervisor's.
+		pid := inst.Members()[0].PID
+		if cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); string(cmdline) != "sleep\x00300\x00" {
+			t.Errorf("PID %d runs %q, want sleep 300", pid, cmdline)
+		}
 		var exitErr *exec.ExitError
-		syscall.Kill(inst.Members()[0].PID, syscall.SIGKILL)
+		syscall.Kill(pid, syscall.SIGKILL)
 		waitDone(t, inst)
 		if err := inst.Err(); !errors.As(err, &exitErr) {
 			t.Errorf("Err() = %#v, want an *exec.ExitError", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -54,7 +55,8 @@ const exitDrain = 500 * time.Millisecond
 // The exit is reported once m's output is drained, so that LogTail called
 // on Done shows the member's last words (why it crashed).
 func (in *instance) reap(m *member) {
-	err := m.cmd.Wait()
+	err := m.cmd.Wait() // the supervisor exits as the command did
+	m.ctl.Close()
 	if err == nil {
 		err = errors.New(m.cmd.ProcessState.String()) // "exit status 0"
 	}
@@ -104,8 +106,8 @@ func (in *instance) LogSince(after uint64) ([]string, uint64) {
 	return in.members[0].logs.tail.Since(after)
 }
 
-// Stop sends SIGTERM to every member's process group, waits up to grace for
-// them to exit, then sends SIGKILL. Concurrent calls wait for the first.
+// Stop sends SIGTERM to every process of every member, waits up to grace
+// for them to exit, then kills them all. Concurrent calls wait for the first.
 func (in *instance) Stop(grace time.Duration) error {
 	in.stopOnce.Do(func() { in.stopErr = in.stop(grace) })
 	return in.stopErr
@@ -118,7 +120,7 @@ func (in *instance) stop(grace time.Duration) error {
 	defer timer.Stop()
 	killed := !in.waitGone(timer.C)
 	if killed {
-		err = errors.Join(err, in.signal(syscall.SIGKILL))
+		in.kill()
 	}
 	for _, m := range in.members {
 		<-m.exited
@@ -137,7 +139,7 @@ func (in *instance) stop(grace time.Duration) error {
 // abort kills every member at once and waits for them, even while a graceful
 // Stop is under way.
 func (in *instance) abort() {
-	in.signal(syscall.SIGKILL)
+	in.kill()
 	in.Stop(0)
 }
 
@@ -159,17 +161,31 @@ func (in *instance) waitGone(deadline <-chan time.Time) bool {
 	return true
 }
 
-// signal sends sig to the process group of every member that is not gone.
-// A gone member's group is left alone: once empty, its id may be reused.
+// signal sends sig to the supervisor of every member that is not gone,
+// which passes it on to every process of the member.
 func (in *instance) signal(sig syscall.Signal) error {
 	var errs []error
 	for _, m := range in.members {
-		if m.gone() {
+		// A killed member's supervisor is on its way out: a SIGTERM
+		// could reach the command before SIGKILL does and decide how it
+		// ends.
+		if m.gone() || m.killed.Load() {
 			continue
 		}
-		if err := syscall.Kill(-m.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("send %v to member %d (process group %d): %w", sig, m.host, m.pid, err))
+		// Process.Signal, unlike kill(2) on a PID, cannot reach another
+		// process that reused the PID once the supervisor was reaped.
+		if err := m.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			errs = append(errs, fmt.Errorf("send %v to member %d (supervisor %d): %w", sig, m.host, m.cmd.Process.Pid, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// kill makes the supervisor of every member SIGKILL every process of the
+// member, the command's descendants included, then exit.
+func (in *instance) kill() {
+	for _, m := range in.members {
+		m.killed.Store(true)
+		m.ctl.Close() // a second Close is harmless
+	}
 }

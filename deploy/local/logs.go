@@ -14,8 +14,9 @@ const (
 	tailLines = 200
 	// maxLineBytes bounds one line in the tail; the rest is dropped.
 	maxLineBytes = 4 << 10
-	// drainTimeout is how long Stop waits for output still buffered, or held
-	// open by a process that left the member's group, once the member exited.
+	// drainTimeout is how long Stop waits for output still buffered once the
+	// member exited, or held open by a process outside the member (one the
+	// member handed its output to over a socket, say).
 	drainTimeout = 2 * time.Second
 )
 

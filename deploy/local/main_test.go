@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,4 +109,35 @@ func readPID(t *testing.T, path string) int {
 		return err == nil
 	})
 	return pid
+}
+
+// commandsWithEnv lists the command lines, arguments joined by spaces, of
+// the processes whose environment contains kv.
+func commandsWithEnv(t *testing.T, kv string) []string {
+	t.Helper()
+	var cmds []string
+	for _, pid := range processesWithEnv(t, kv) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || len(b) == 0 {
+			continue // gone meanwhile
+		}
+		cmds = append(cmds, strings.ReplaceAll(strings.TrimSuffix(string(b), "\x00"), "\x00", " "))
+	}
+	return cmds
+}
+
+// killMarked kills the processes whose environment contains kv, so that a
+// failed test leaves nothing behind.
+func killMarked(kv string) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if slices.ContainsFunc(bytes.Split(env, []byte{0}), func(v []byte) bool { return string(v) == kv }) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,9 +18,12 @@ import (
 
 // TestNoOrphansAfterGatewayKill kills a process that started replicas through
 // the Backend with SIGKILL, so no Go code runs, and checks that every member
-// dies with it.
+// dies with it, and so does every process a member started: one left in the
+// member's process group, one that called setsid, one that double-forked.
 func TestNoOrphansAfterGatewayKill(t *testing.T) {
-	gateway := exec.Command(orphanCheck, t.TempDir())
+	mark := "ORPHANCHECK_MARK=" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	_, markValue, _ := strings.Cut(mark, "=")
+	gateway := exec.Command(orphanCheck, t.TempDir(), envServer, markValue)
 	stdout, err := gateway.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -31,24 +35,38 @@ func TestNoOrphansAfterGatewayKill(t *testing.T) {
 	}
 	defer gateway.Wait()
 	defer gateway.Process.Kill()
+	t.Cleanup(func() { killMarked(mark) }) // should the test fail
 
-	var pids []int
+	var (
+		pids []int
+		addr string
+	)
 	lines := bufio.NewScanner(stdout)
 	for lines.Scan() && lines.Text() != "ready" {
+		if a, ok := strings.CutPrefix(lines.Text(), "addr "); ok {
+			addr = a
+			continue
+		}
 		pid, err := strconv.Atoi(strings.TrimPrefix(lines.Text(), "pid "))
 		if err != nil {
 			t.Fatalf("orphancheck printed %q", lines.Text())
 		}
 		pids = append(pids, pid)
 	}
-	if len(pids) != 4 {
-		t.Fatalf("orphancheck started %d members, want 4; stderr:\n%s", len(pids), stderr.String())
+	if len(pids) != 5 || addr == "" {
+		t.Fatalf("orphancheck started %d members (want 5), serving at %q; stderr:\n%s", len(pids), addr, stderr.String())
 	}
 	for _, pid := range pids {
 		if !testenv.Alive(pid) {
 			t.Fatalf("member %d is not running before the gateway is killed", pid)
 		}
 	}
+	getEnv(t, addr) // the replica serves: it is RUNNING
+	leftBehind := []string{"sleep 321", "sleep 322", "sleep 323"}
+	testenv.WaitFor(t, 10*time.Second, "the replica's descendants to start", func() bool {
+		cmds := commandsWithEnv(t, mark)
+		return !slices.ContainsFunc(leftBehind, func(c string) bool { return !slices.Contains(cmds, c) })
+	})
 
 	if err := gateway.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -57,12 +75,20 @@ func TestNoOrphansAfterGatewayKill(t *testing.T) {
 	for _, pid := range pids {
 		testenv.WaitFor(t, 10*time.Second, "member "+strconv.Itoa(pid)+" to die with the gateway", func() bool { return processGone(pid) })
 	}
+	var left []string
+	if !testenv.Eventually(10*time.Second, func() bool {
+		left = commandsWithEnv(t, mark)
+		return len(left) == 0
+	}) {
+		t.Fatalf("processes started by a replica outlived the gateway: %q", left)
+	}
 }
 
 // TestMembersOutliveStartingThread starts a replica from a goroutine locked to
-// a thread that then ends. A member forked on that thread would receive its
-// parent-death signal; the spawner's thread forks it instead. A control child
-// forked on the ending thread shows that the thread did end.
+// a thread that then ends. A member whose life were tied to the thread that
+// forked it (Linux's parent-death signal belongs to a thread, not to a
+// process) would die with it. A control child forked on the ending thread
+// shows that the thread did end.
 func TestMembersOutliveStartingThread(t *testing.T) {
 	b, _ := newBackend(t)
 	var (

@@ -2,92 +2,34 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"gantry.dev/gantry/deploy"
+	"gantry.dev/gantry/deploy/local/supervise"
 )
 
-// spawner forks every member from one goroutine locked to its OS thread.
-//
-// A member asks for SIGKILL when its parent dies (Pdeathsig), and to Linux
-// the parent is the thread that forked it, not the process. The Go runtime
-// ends a thread when a goroutine exits while locked to it, so a member forked
-// from an arbitrary goroutine could be killed at any moment. The spawner's
-// thread lives until stop, and dies with the gateway.
-type spawner struct {
-	reqs chan spawnRequest
-	quit chan struct{}
-	done chan struct{}
-}
-
-type spawnRequest struct {
-	cmd  *exec.Cmd
-	errc chan error // buffered: the spawner never blocks on a reply
-}
-
-func startSpawner() *spawner {
-	s := &spawner{
-		reqs: make(chan spawnRequest),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
-	}
-	go s.run()
-	return s
-}
-
-func (s *spawner) run() {
-	// Never unlocked: when run returns, the runtime ends this thread and the
-	// kernel kills every member it forked that is still alive.
-	runtime.LockOSThread()
-	defer close(s.done)
-	for {
-		select {
-		case r := <-s.reqs:
-			// Start forks on the calling thread and, as every stdio
-			// stream is an *os.File, starts no goroutine.
-			r.errc <- r.cmd.Start()
-		case <-s.quit:
-			return
-		}
-	}
-}
-
-// start starts cmd on the spawner's thread. ctx bounds the wait for the
-// spawner, not the process.
-func (s *spawner) start(ctx context.Context, cmd *exec.Cmd) error {
-	r := spawnRequest{cmd: cmd, errc: make(chan error, 1)}
-	select {
-	case s.reqs <- r:
-		return <-r.errc
-	case <-s.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// stop ends the spawner's goroutine, and with it its thread.
-func (s *spawner) stop() {
-	close(s.quit)
-	<-s.done
-}
-
-// member is one running process of an instance.
+// member is one running process of an instance, and the supervisor that
+// runs it (see package supervise).
 type member struct {
 	host    int
 	addr    string
 	logPath string
-	cmd     *exec.Cmd
-	pid     int
+	cmd     *exec.Cmd     // the supervisor
+	pid     int           // the replica's process, the supervisor's child
+	ctl     *os.File      // closing it makes the supervisor kill every process of the member
+	killed  atomic.Bool   // ctl was closed to kill: no signal may overtake that
 	exited  chan struct{} // closed once cmd.Wait has returned
 	logs    *logCopier
 }
@@ -108,39 +50,132 @@ func (m *member) gone() bool {
 	}
 }
 
-// startProcess starts cmd through sp with its output going to out, which it
-// takes ownership of.
-func startProcess(ctx context.Context, sp *spawner, cmd *exec.Cmd, out *os.File) (*member, error) {
+// handshakeTimeout bounds how long a supervisor may take to start the
+// command and say so, when ctx sets no earlier deadline.
+const handshakeTimeout = time.Minute
+
+// startProcess starts the supervisor cmd with its output going to out,
+// which it takes ownership of, and waits for it to report the command's PID.
+func startProcess(ctx context.Context, cmd *exec.Cmd, out *os.File) (*member, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		out.Close()
 		return nil, fmt.Errorf("create output pipe: %w", err)
 	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	err = sp.start(ctx, cmd)
-	pw.Close() // the child has its own copy
+	ctl, theirs, err := controlSocket()
 	if err != nil {
+		pr.Close()
+		pw.Close()
+		out.Close()
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.ExtraFiles = []*os.File{theirs} // fd 3: supervise.ControlFD
+	err = cmd.Start()
+	pw.Close() // the supervisor has its own copies
+	theirs.Close()
+	if err != nil {
+		ctl.Close()
 		pr.Close()
 		out.Close()
 		return nil, err
 	}
+	logs := startCopier(pr, out)
+	pid, err := handshake(ctx, ctl)
+	if err != nil {
+		ctl.Close() // kills the command, if it started
+		cmd.Wait()
+		logs.finish(drainTimeout)
+		return nil, err
+	}
 	return &member{
 		cmd:    cmd,
-		pid:    cmd.Process.Pid,
+		pid:    pid,
+		ctl:    ctl,
 		exited: make(chan struct{}),
-		logs:   startCopier(pr, out),
+		logs:   logs,
 	}, nil
 }
 
-// newCommand returns the command for one member, in a process group of its
-// own and killed when the thread that forks it ends.
-func newCommand(spec deploy.ReplicaSpec, env []string) *exec.Cmd {
+// controlSocket returns both ends of a member's control socket: the
+// gateway's, which only the gateway holds, and the supervisor's. When the
+// gateway dies, by SIGKILL even, the kernel closes its end, and the
+// supervisor reads end of file.
+func controlSocket() (ours, theirs *os.File, err error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create control socket: %w", err)
+	}
+	// Non-blocking, so that reads honour deadlines.
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+		return nil, nil, fmt.Errorf("create control socket: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "control"), os.NewFile(uintptr(fds[1]), "control"), nil
+}
+
+// handshake reads the supervisor's first line: the command's PID, or why it
+// could not be started.
+func handshake(ctx context.Context, ctl *os.File) (int, error) {
+	deadline := time.Now().Add(handshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	ctl.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { ctl.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var line []byte
+	b := make([]byte, 1)
+	for len(line) < 4<<10 {
+		n, err := ctl.Read(b)
+		if n == 1 && b[0] == '\n' {
+			break
+		}
+		line = append(line, b[:n]...)
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				return 0, errors.New("supervisor exited before starting the command")
+			}
+			return 0, fmt.Errorf("read from supervisor: %w", err)
+		}
+	}
+	ctl.SetReadDeadline(time.Time{})
+	word, rest, _ := strings.Cut(string(line), " ")
+	switch word {
+	case "pid":
+		pid, err := strconv.Atoi(rest)
+		if err == nil && pid > 0 {
+			return pid, nil
+		}
+	case "error":
+		return 0, errors.New(rest)
+	}
+	return 0, fmt.Errorf("supervisor said %q", line)
+}
+
+// selfExe is the running executable; exec'ing it works even if the file
+// was replaced or removed since the gateway started.
+const selfExe = "/proc/self/exe"
+
+// newCommand returns the supervisor command for one member: the running
+// executable, which starts the replica's command in a process group of its
+// own and outlives every process it starts. The command is resolved here,
+// on the gateway's PATH, as it always was.
+func newCommand(spec deploy.ReplicaSpec, env []string) (*exec.Cmd, error) {
+	target := exec.Command(spec.Command[0], spec.Command[1:]...)
+	if target.Err != nil {
+		return nil, target.Err
+	}
+	args := append([]string{os.Args[0], supervise.Arg, target.Path, "--"}, spec.Command...)
 	// Not CommandContext: the member outlives the context of Start.
-	cmd := exec.Command(spec.Command[0], spec.Command[1:]...)
-	cmd.Env = env
-	cmd.Dir = spec.WorkingDir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	return cmd
+	cmd := &exec.Cmd{Path: selfExe, Args: args, Env: env, Dir: spec.WorkingDir}
+	// Its own group keeps a terminal's Ctrl-C away from it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd, nil
 }
 
 // Environment of the replica protocol, set last so neither spec.Env nor the

@@ -21,6 +21,7 @@ import (
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/config"
+	"gantry.dev/gantry/internal/respond"
 )
 
 // The REST API on the dashboard port. /api/serve/applications/ and
@@ -352,26 +353,9 @@ func (s *Server) rayReplica(r deploy.ReplicaStatus) RayReplica {
 	return v
 }
 
-// writeJSON writes v as the JSON response.
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		textError(w, http.StatusInternalServerError, "encoding the answer: "+err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	w.Write(b)
-	w.Write([]byte("\n"))
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { respond.JSON(w, code, v) }
 
-// textError answers code with msg as plain text, ending in a newline.
-func textError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	io.WriteString(w, strings.TrimRight(msg, "\n")+"\n")
-}
+func textError(w http.ResponseWriter, code int, msg string) { respond.Text(w, code, msg) }
 
 func strPtr(s string) *string {
 	if s == "" {

@@ -176,7 +176,7 @@ def run(
         "name": name,
         "import_path": import_path,
         "runtime_env": {"working_dir": working_dir},
-        "python": sys.executable,
+        "python": os.path.abspath(sys.executable),
     }
     if route_prefix is not None:
         app_cfg["route_prefix"] = route_prefix

@@ -30,7 +30,7 @@ def test_serve_run_deploys_import_path_and_keeps_other_apps(processes: Processes
             "name": "greet",
             "import_path": "script:app",
             "runtime_env": {"working_dir": str(APPS / "driver")},
-            "python": sys.executable,
+            "python": os.path.abspath(sys.executable),
             "route_prefix": "/greet",
         },
     ]

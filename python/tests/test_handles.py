@@ -85,6 +85,13 @@ def test_streaming_async_and_sync_iteration(gateway: dict[str, str]) -> None:
     assert asyncio.run(consume()) == [0, 1, 2, 3, 4]
 
 
+def test_streaming_response_from_a_handle_stream(gateway: dict[str, str]) -> None:
+    status, headers, body = http_get(gateway["Ingress"] + "/stream_text?n=3")
+    assert status == 200
+    assert headers["content-type"].startswith("text/plain")
+    assert body == b"item-0\nitem-1\nitem-2\n"
+
+
 def test_stream_error_after_items(gateway: dict[str, str]) -> None:
     gen = DeploymentHandle("Model", "demo").options(stream=True).count_then_fail.remote(2)
     seen = []

@@ -40,7 +40,7 @@ def gateway() -> Iterator[dict[str, str]]:
         )
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         for dep in ("Model", "Ingress"):
-            wait_for(lambda: http_get(urls[dep] + "/-/healthz")[0] == 200, what=f"{dep} healthy")
+            wait_for(lambda dep=dep: http_get(urls[dep] + "/-/healthz")[0] == 200, what=f"{dep} healthy")
         transport.configure(urls["gw"], TOKEN)
         yield urls
     finally:

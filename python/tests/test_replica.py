@@ -49,6 +49,7 @@ def test_call_gets_starlette_request_with_forwarded_prefix(models: str) -> None:
     assert doc["path"] == "/api/items/1"
     assert doc["root_path"] == "/api"
     assert (doc["app"], doc["deployment"], doc["replica"]) == ("demo", "Models", "Models-r1")
+    assert doc["tag_at_init"] == "Models-r1"  # the context is readable in __init__ too
 
 
 def test_multiplexed_lru_and_header(models: str) -> None:

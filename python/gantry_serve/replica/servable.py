@@ -65,7 +65,7 @@ class Servable:
             public = sorted(
                 n for n in dir(self.target) if not n.startswith("_") and callable(getattr(self.target, n, None))
             )
-            if callable(getattr(self.target, "__call__", None)) and "__call__" in vars(self.target):
+            if "__call__" in vars(self.target):
                 public.insert(0, "__call__")
             raise UnknownMethodError(
                 f"deployment {self.name!r} has no method {name!r}; its methods: {', '.join(public) or 'none'}"
@@ -74,7 +74,8 @@ class Servable:
 
     async def call(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
         """Run fn; return its value, or the unstarted generator it made."""
-        target = fn if inspect.isroutine(fn) else getattr(fn, "__call__", fn)
+        # A callable object (not a function) is classified by its __call__ method.
+        target = fn if inspect.isroutine(fn) else type(fn).__call__
         if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target) or inspect.isgeneratorfunction(target):
             result = fn(*args, **kwargs)
         else:

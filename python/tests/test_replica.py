@@ -71,6 +71,16 @@ def test_multiplexed_lru_and_header(models: str) -> None:
     assert headers["gantry-multiplexed-models"] == "b,c"
 
 
+def test_function_deployment_with_module_level_loader(processes: Processes) -> None:
+    base = start_replica(processes, "adapters:app", "Adapters")
+    status, headers, _ = http_get(base + "/-/healthz")
+    assert headers["gantry-multiplexed-models"] == ""
+    for model in ("x", "y"):
+        status, headers, body = http_get(base + "/", {"serve_multiplexed_model_id": model})
+        assert (status, body) == (200, f"adapter-{model}".encode())
+        assert headers["gantry-multiplexed-models"] == model  # limit 1: the other was evicted
+
+
 def test_reconfigure_and_check_health(models: str) -> None:
     assert post(models + "/-/reconfigure", json.dumps({"healthy": False}).encode())[0] == 200
     status, _, body = http_get(models + "/-/healthz")

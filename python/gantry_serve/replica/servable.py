@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from typing import Any, Callable
 
 from ..deployment import Application
@@ -43,9 +44,9 @@ class Servable:
         self._kwargs = replace_children(node.kwargs, handle_for)
         self.instance: Any = None
         self.asgi_app = ingress_app(self.target) if self.is_class else None
-        self.uses_multiplexing = self.is_class and any(
-            getattr(v, "__gantry_multiplexed__", False) for v in vars(self.target).values()
-        )
+        # A class's loaders are its methods; a function's live in its module.
+        scope = vars(self.target) if self.is_class else vars(sys.modules.get(self.target.__module__, inspect))
+        self.uses_multiplexing = any(getattr(v, "__gantry_multiplexed__", False) for v in list(scope.values()))
 
     async def construct(self) -> None:
         if self.is_class:

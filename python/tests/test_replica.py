@@ -143,3 +143,11 @@ def test_constructor_failure_exits_1(processes: Processes, tmp_path) -> None:
     assert proc.wait(30) == 1
     text = log.read_text()
     assert "deployment 'Failing' failed to start: RuntimeError: no weights here" in text
+
+
+def test_missing_port_is_named(processes: Processes, tmp_path) -> None:
+    log = tmp_path / "out.log"
+    env = {k: v for k, v in os.environ.items() if k != "PORT"}
+    proc = processes.start([PYTHON, "-m", "gantry_serve.replica", "plain:app", "Models"], env, log=log)
+    assert proc.wait(30) == 1
+    assert "PORT: must be the port to listen on (1-65535), got ''" in log.read_text()

@@ -151,3 +151,17 @@ def test_missing_port_is_named(processes: Processes, tmp_path) -> None:
     proc = processes.start([PYTHON, "-m", "gantry_serve.replica", "plain:app", "Models"], env, log=log)
     assert proc.wait(30) == 1
     assert "PORT: must be the port to listen on (1-65535), got ''" in log.read_text()
+
+
+def test_sigterm_while_constructor_runs_exits(processes: Processes, tmp_path) -> None:
+    log = tmp_path / "out.log"
+    port = free_port()
+    proc = processes.start(
+        [PYTHON, "-m", "gantry_serve.replica", "slowinit:app", "Loading"], dict(os.environ, PORT=str(port)), log=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: "constructor started" in log.read_text(), what="the constructor to start")
+    status, _, body = http_get(base + "/-/healthz")
+    assert (status, body) == (503, b"starting: the deployment's constructor is running")
+    proc.terminate()
+    assert proc.wait(20) == 0

@@ -9,14 +9,44 @@ Generators (sync or async) are returned unstarted for the caller to stream.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import sys
+import threading
 from typing import Any, Callable
 
 from ..deployment import Application
 from ..graph import Graph, replace_children
 from ..handle import DeploymentHandle
 from ..ingress import ingress_app
+
+
+async def _in_daemon_thread(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Run fn in a daemon thread (with the caller's contextvars) and await its result.
+
+    Unlike asyncio.to_thread, a constructor still loading a model when SIGTERM arrives does
+    not keep the process from exiting.
+    """
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():
+            (future.set_result if ok else future.set_exception)(value)
+
+    def run() -> None:
+        try:
+            outcome = (True, fn(*args, **kwargs))
+        except BaseException as exc:
+            outcome = (False, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:
+            pass  # the loop is gone: the replica is shutting down
+
+    ctx = contextvars.copy_context()
+    threading.Thread(target=ctx.run, args=(run,), name="gantry-serve-constructor", daemon=True).start()
+    return await future
 
 
 class UnknownMethodError(AttributeError):
@@ -50,7 +80,7 @@ class Servable:
 
     async def construct(self) -> None:
         if self.is_class:
-            self.instance = await asyncio.to_thread(self.target, *self._args, **self._kwargs)
+            self.instance = await _in_daemon_thread(self.target, *self._args, **self._kwargs)
         else:
             if self._args or self._kwargs:
                 raise TypeError(f"function deployment {self.name!r} takes no bound arguments")

@@ -245,6 +245,7 @@ func (s *Server) rayApplication(a deploy.AppStatus) RayApplication {
 		LastDeployedTimeS: unixSeconds(a.LastDeployedTime),
 		Source:            "declarative",
 		Deployments:       map[string]RayDeployment{},
+		DeployedAppConfig: rayAppConfig(a.Config),
 	}
 	if a.RoutePrefix != "" {
 		v.RoutePrefix = strPtr(a.RoutePrefix)

@@ -75,6 +75,10 @@ type GantryReplica struct {
 	Address string `json:"address"`
 	// Inflight is the number of requests the replica is serving now.
 	Inflight int64 `json:"inflight"`
+	// MultiplexedModelIDs are the multiplexed models the replica last said
+	// it has loaded (Gantry-Multiplexed-Models); empty for one that does
+	// not multiplex.
+	MultiplexedModelIDs []string `json:"multiplexed_model_ids"`
 	// Slice is the TPU slice the replica holds; absent without one.
 	Slice *GantrySlice `json:"slice,omitempty"`
 	// Members are the replica's processes, one per host of its slice;
@@ -127,7 +131,11 @@ func (s *Server) gantryInstance(snap *deploy.Snapshot) GantryInstance {
 			}
 			gd.RayDeployment.Replicas = nil
 			for _, r := range d.Replicas {
-				gd.Replicas = append(gd.Replicas, s.gantryReplica(r, traffic.Inflight[r.ID]))
+				gr := s.gantryReplica(r, traffic.Inflight[r.ID])
+				if ids := traffic.Models[r.ID]; ids != nil {
+					gr.MultiplexedModelIDs = ids
+				}
+				gd.Replicas = append(gd.Replicas, gr)
 			}
 			ga.Deployments[d.Deployment] = gd
 		}
@@ -144,6 +152,8 @@ func (s *Server) gantryReplica(r deploy.ReplicaStatus, inflight int64) GantryRep
 		Version:    r.Version,
 		Address:    r.Address,
 		Inflight:   inflight,
+
+		MultiplexedModelIDs: []string{},
 	}
 	if r.Slice >= 0 && r.Group != "" {
 		gr.Slice = &GantrySlice{Group: r.Group, Index: r.Slice}

@@ -1,6 +1,10 @@
 package admin
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"gantry.dev/gantry/deploy/config"
+)
 
 // The JSON that Ray's dashboard answers on GET /api/serve/applications/:
 // ServeInstanceDetails and what it holds, from python/ray/serve/schema.py
@@ -86,10 +90,11 @@ type RayApplication struct {
 	Status            string  `json:"status"`
 	Message           string  `json:"message"`
 	LastDeployedTimeS float64 `json:"last_deployed_time_s"`
-	// DeployedAppConfig is always null here: Ray's schema for it
-	// (ServeApplicationSchema) requires a Python import_path, which Gantry
-	// applications do not have. Ray allows null (applications deployed
-	// without a config file). Gantry's view has the config as applied.
+	// DeployedAppConfig is the config as applied for an application with
+	// an import_path, in Ray's ServeApplicationSchema (Gantry's own fields
+	// left out: see rayAppConfig), and null for the others: Ray's schema
+	// requires an import_path, and allows null (applications deployed
+	// without a config file). Gantry's view has every config as applied.
 	DeployedAppConfig json.RawMessage `json:"deployed_app_config"`
 	// Source is "declarative": every Gantry application comes from a config.
 	Source                string                   `json:"source"`
@@ -149,4 +154,27 @@ type RayReplica struct {
 	// PID is member 0's process id; null before the process exists.
 	PID        *int    `json:"pid"`
 	StartTimeS float64 `json:"start_time_s"`
+}
+
+// rayAppConfig is an import_path application's config as Ray's
+// ServeApplicationSchema, which forbids fields it does not know: Gantry's
+// python and ingress, and deployments' idempotent, are left out (an
+// import_path application has no replica blocks). It is nil (JSON null)
+// for an application without an import_path.
+func rayAppConfig(a config.Application) json.RawMessage {
+	if !a.IsPython() {
+		return nil
+	}
+	a.Python, a.Ingress = "", ""
+	deps := make([]config.Deployment, len(a.Deployments))
+	for i, d := range a.Deployments {
+		d.Idempotent, d.Replica = false, nil
+		deps[i] = d
+	}
+	a.Deployments = deps
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -7,12 +7,14 @@ VENV ?= .venv-ci
 # test-oip runs Triton's Python client from its own venv (make oip-venv):
 # its grpcio and protobuf pins are independent of Ray's.
 OIP_VENV ?= .venv-oip
+# test-python runs the Python SDK's pytest suite from this venv (make py-venv).
+PY_VENV ?= .venv-py
 PYTHON ?= python3
 
-.PHONY: test test-go test-fuzz test-raycli raycli-venv test-oip oip-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
+.PHONY: test test-go test-fuzz test-raycli raycli-venv test-oip oip-venv test-python py-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
 
 ## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), the fuzz targets for a bounded time, Ray's CLI and Triton's client against gantry, the Helm chart, and the dashboard in a browser
-test: test-go test-fuzz test-raycli test-oip test-charts test-dashboard
+test: test-go test-fuzz test-raycli test-oip test-python test-charts test-dashboard
 
 ## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests included
 test-go: export GANTRY_K8S_TESTS=1
@@ -56,6 +58,19 @@ oip-venv: $(OIP_VENV)/.installed
 $(OIP_VENV)/.installed: tests/oip/requirements.txt
 	$(PYTHON) -m venv $(OIP_VENV)
 	$(OIP_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/oip/requirements.txt
+	touch $@
+
+## test-python: the Python SDK's tests (python/tests): batching, multiplexing, handles through real replica processes, streaming, errors, build, the ray.serve shim
+test-python: py-venv
+	cd python && ../$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+## py-venv: the Python venv test-python needs: the SDK (editable, from python/) with its pinned dependencies and pytest, pinned in python/requirements-test.txt
+py-venv: $(PY_VENV)/.installed
+
+$(PY_VENV)/.installed: python/requirements-test.txt python/pyproject.toml
+	$(PYTHON) -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e ./python
 	touch $@
 
 ## generate: regenerate the committed protobuf code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)

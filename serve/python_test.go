@@ -224,3 +224,42 @@ applications:
 		t.Errorf("%d replicas report m1 loaded, want 1: %+v", holders, view)
 	}
 }
+
+// A code change of the child deployment rolls out under load, through the
+// ingress's handle calls, without a failed request.
+func TestPythonChildRollsOutUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a rollout under load")
+	}
+	py := testenv.Python(t)
+	srv, url, dir := pythonGateway(t, twoAppConfig)
+	appStatus(t, srv, "two", deploy.AppRunning)
+	deployment := func(name string) deploy.DeploymentStatus {
+		for _, d := range srv.Controller().Status() {
+			if d.Deployment == name {
+				return d
+			}
+		}
+		return deploy.DeploymentStatus{}
+	}
+	model := func() deploy.DeploymentStatus { return deployment("Model") }
+	before, ingress := model(), deployment("Ingress").Replicas[0].ID
+	stop := load(url+"/?x=load", 8)
+	servetest.Apply(t, srv, pythonConfig(t, twoAppConfig+"    ray_actor_options: {num_cpus: 2}\n", py, dir))
+	testenv.WaitFor(t, 90*time.Second, "the new Model replica alone, RUNNING", func() bool {
+		d := model()
+		return d.Spec.CodeVersion != before.Spec.CodeVersion && len(d.Replicas) == 1 &&
+			d.Replicas[0].Version == d.Spec.CodeVersion && d.Replicas[0].State == "RUNNING"
+	})
+	ok, failures := stop()
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d requests failed during the rollout; first: %s", len(failures), ok+int64(len(failures)), failures[0])
+	}
+	if ok < 20 {
+		t.Fatalf("only %d requests during the rollout: the test did not exercise it", ok)
+	}
+	if d := deployment("Ingress"); len(d.Replicas) != 1 || d.Replicas[0].ID != ingress {
+		t.Errorf("the ingress was replaced too: %+v", d.Replicas)
+	}
+	t.Logf("%d requests, 0 failed, during the rollout of Model", ok)
+}

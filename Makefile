@@ -38,7 +38,8 @@ test-fuzz:
 	done
 
 ## test-raycli: Ray's own `serve status` and `serve shutdown` against a real gantry (tests/raycli)
-test-raycli: raycli-venv
+test-raycli: export GANTRY_TEST_PYTHON=$(CURDIR)/$(PY_VENV)/bin/python
+test-raycli: raycli-venv py-venv
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/raycli
 
 ## raycli-venv: the Python venv test-raycli needs: ray[serve] and pytest, pinned in tests/raycli/requirements.txt

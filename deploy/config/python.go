@@ -17,6 +17,12 @@ import (
 // Its deployments[] entries are optional and override, by name, the
 // options the code sets (as in Ray); they have no replica block.
 
+// LocalURIScheme marks a working_dir that is a folder on the machine
+// itself, as Ray's "local://" URIs do; Gantry reads it as that path, and
+// Ray's view of the config writes a working_dir path this way, since Ray's
+// schema takes only URIs there.
+const LocalURIScheme = "local://"
+
 // DefaultPython is the interpreter of an import_path application without
 // a python field, looked up on PATH.
 const DefaultPython = "python3"
@@ -69,7 +75,7 @@ func (a *Application) PythonApp(base string) PythonApp {
 		p.Python = resolvePath(a.Python, base)
 	}
 	if wd, ok := a.RuntimeEnv["working_dir"].(string); ok && wd != "" {
-		p.WorkingDir = resolvePath(wd, base)
+		p.WorkingDir = resolvePath(strings.TrimPrefix(wd, LocalURIScheme), base)
 	}
 	if env, ok := a.RuntimeEnv["env_vars"].(map[string]any); ok && len(env) > 0 {
 		p.Env = make(map[string]string, len(env))
@@ -137,7 +143,7 @@ func (v *validator) workingDir(p string, val any) {
 		v.addf(p, "expected a string (a local folder), got %s", describeJSON(val))
 	case s == "":
 		v.addf(p, "must name a local folder, got an empty string")
-	case strings.Contains(s, "://"):
+	case strings.Contains(s, "://") && !strings.HasPrefix(s, LocalURIScheme):
 		v.addf(p, "remote URIs are not supported (got %q): Gantry runs the application from a local folder; "+
 			"download and unpack it, and give its path (relative to the config file's folder)", s)
 	case strings.ContainsFunc(s, isControl):

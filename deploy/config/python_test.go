@@ -37,6 +37,14 @@ applications:
 	if err := c.Validate(); err != nil {
 		t.Errorf("resolved config is invalid: %v", err)
 	}
+	// Ray's local:// URI names a local folder.
+	c.Applications[1].RuntimeEnv = map[string]any{"working_dir": "local:///srv/app"}
+	if got := c.Applications[1].PythonApp("/cfg").WorkingDir; got != "/srv/app" {
+		t.Errorf("local:///srv/app resolves to %q", got)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("a local:// working_dir is refused: %v", err)
+	}
 }
 
 func TestMergeDeployment(t *testing.T) {

@@ -2,6 +2,8 @@ package admin
 
 import (
 	"encoding/json"
+	"maps"
+	"strings"
 
 	"gantry.dev/gantry/deploy/config"
 )
@@ -159,13 +161,20 @@ type RayReplica struct {
 // rayAppConfig is an import_path application's config as Ray's
 // ServeApplicationSchema, which forbids fields it does not know: Gantry's
 // python and ingress, and deployments' idempotent, are left out (an
-// import_path application has no replica blocks). It is nil (JSON null)
+// import_path application has no replica blocks), and a working_dir path
+// is written as a local:// URI, the only local form Ray's schema takes. It
+// is nil (JSON null)
 // for an application without an import_path.
 func rayAppConfig(a config.Application) json.RawMessage {
 	if !a.IsPython() {
 		return nil
 	}
 	a.Python, a.Ingress = "", ""
+	if wd, ok := a.RuntimeEnv["working_dir"].(string); ok && !strings.Contains(wd, "://") {
+		env := maps.Clone(a.RuntimeEnv)
+		env["working_dir"] = config.LocalURIScheme + wd // Ray's schema takes only URIs here
+		a.RuntimeEnv = env
+	}
 	deps := make([]config.Deployment, len(a.Deployments))
 	for i, d := range a.Deployments {
 		d.Idempotent, d.Replica = false, nil

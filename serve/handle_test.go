@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"gantry.dev/gantry/internal/testenv"
+	"gantry.dev/gantry/serve"
 	"gantry.dev/gantry/serve/servetest"
 )
 
@@ -143,5 +144,24 @@ applications:
 	}
 	if strings.Contains(servetest.GetBody(t, "http://"+srv.DashboardAddr()+"/api/serve/applications/"), "multiplexed_model_ids") {
 		t.Error("Ray's view gained multiplexed_model_ids; Ray's CLI rejects unknown fields")
+	}
+}
+
+// A local driver script (serve.run) asks the admin API for the handle
+// endpoint; with an admin token set, only with that token.
+func TestAdminAPIGivesTheHandleEndpoint(t *testing.T) {
+	srv := servetest.Start(t, serve.Options{AdminToken: "admin-secret"})
+	url := "http://" + srv.DashboardAddr() + "/api/gantry/handle"
+	if code, _, body := servetest.Call(t, "GET", url, "", ""); code != 401 {
+		t.Errorf("without the admin token: %d %q, want 401", code, body)
+	}
+	code, _, body := servetest.Call(t, "GET", url, "admin-secret", "")
+	var got struct{ Address, Token string }
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("%d %q: %v", code, body, err)
+	}
+	env := srv.Handles.Env()
+	if got.Address != env["GANTRY_HANDLE_ADDRESS"] || got.Token != env["GANTRY_HANDLE_TOKEN"] {
+		t.Errorf("got %+v, want the endpoint's %v", got, env)
 	}
 }

@@ -112,8 +112,13 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	adm, err := admin.New(admin.Options{Controller: o.Controller, Registry: o.Registry, Ingress: in, Config: cfg,
-		Addr: o.DashboardAddr, HTTPAddr: o.HTTPAddr, Token: o.AdminToken, Logger: o.Logger})
+	ao := admin.Options{Controller: o.Controller, Registry: o.Registry, Ingress: in, Config: cfg,
+		Addr: o.DashboardAddr, HTTPAddr: o.HTTPAddr, Token: o.AdminToken, Logger: o.Logger}
+	if o.Handles != nil {
+		env := o.Handles.Env()
+		ao.HandleAddress, ao.HandleToken = env[EnvHandleAddress], env[EnvHandleToken]
+	}
+	adm, err := admin.New(ao)
 	if err != nil {
 		in.Close()
 		return nil, err

@@ -2,10 +2,12 @@ package admin
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/config"
+	"gantry.dev/gantry/internal/respond"
 )
 
 // Gantry's view, GET /api/gantry/applications: the same shape as Ray's
@@ -162,4 +164,22 @@ func (s *Server) gantryReplica(r deploy.ReplicaStatus, inflight int64) GantryRep
 		gr.Members = append(gr.Members, GantryMember{Host: m.Host, Address: m.Address, PID: m.PID, LogPath: m.LogPath})
 	}
 	return gr
+}
+
+// GantryHandle is the answer of GET /api/gantry/handle: where a local
+// driver script (serve.run) makes handle calls, and with what token.
+type GantryHandle struct {
+	Address string `json:"address"`
+	Token   string `json:"token"`
+}
+
+// getHandle gives the handle endpoint's address and token to a client the
+// gateway already trusts with mutating calls (loopback without an admin
+// token, else the admin token: see auth.go).
+func (s *Server) getHandle(w http.ResponseWriter, _ *http.Request) {
+	if s.opts.HandleAddress == "" {
+		respond.Text(w, http.StatusNotFound, "this gateway has no handle endpoint")
+		return
+	}
+	respond.JSON(w, http.StatusOK, GantryHandle{Address: s.opts.HandleAddress, Token: s.opts.HandleToken})
 }

@@ -162,17 +162,19 @@ type RayReplica struct {
 // ServeApplicationSchema, which forbids fields it does not know: Gantry's
 // python and ingress, and deployments' idempotent, are left out (an
 // import_path application has no replica blocks), and a working_dir path
-// is written as a local:// URI, the only local form Ray's schema takes. It
+// is written as a local:// URI of the folder it resolves to against base
+// (the config's folder), the only local form Ray's schema takes. It
 // is nil (JSON null)
 // for an application without an import_path.
-func rayAppConfig(a config.Application) json.RawMessage {
+func rayAppConfig(a config.Application, base string) json.RawMessage {
 	if !a.IsPython() {
 		return nil
 	}
 	a.Python, a.Ingress = "", ""
 	if wd, ok := a.RuntimeEnv["working_dir"].(string); ok && !strings.Contains(wd, "://") {
 		env := maps.Clone(a.RuntimeEnv)
-		env["working_dir"] = config.LocalURIScheme + wd // Ray's schema takes only URIs here
+		// Ray's schema takes only URIs here; the folder as resolved.
+		env["working_dir"] = config.LocalURIScheme + a.PythonApp(base).WorkingDir
 		a.RuntimeEnv = env
 	}
 	deps := make([]config.Deployment, len(a.Deployments))
@@ -186,4 +188,13 @@ func rayAppConfig(a config.Application) json.RawMessage {
 		return nil
 	}
 	return b
+}
+
+// baseDir is the folder the applied config's relative paths resolve
+// against; "" when none is known.
+func (s *Server) baseDir() string {
+	if c := s.controller.Snapshot().Config; c != nil {
+		return c.BaseDir
+	}
+	return ""
 }

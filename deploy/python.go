@@ -109,9 +109,6 @@ type pythonRun struct {
 	mergeErr string             // why the config's overrides do not fit the graph
 }
 
-// building reports whether a build runs.
-func (p *pythonRun) building() bool { return p.cancel != nil }
-
 // buildPython starts building the graph of import_path application ac in
 // the background, ending the build of an older config if one runs.
 func (c *Controller) buildPython(app *appRun, ac config.Application, base string) {

@@ -72,7 +72,7 @@ func (b PythonBuilder) Build(ctx context.Context, app config.PythonApp) (Graph, 
 		if msg == "" {
 			msg = fmt.Sprintf("%s -m gantry_serve.build %s failed (%v) without a message", app.Python, app.ImportPath, err)
 		}
-		if strings.Contains(msg, "No module named gantry_serve") {
+		if strings.Contains(msg, "No module named") && strings.Contains(msg, "gantry_serve") {
 			msg += "\n(install the SDK into that Python: " + app.Python + " -m pip install gantry-serve, or set applications[].python)"
 		}
 		return Graph{}, errors.New(truncateText(msg, 8<<10))

@@ -1,11 +1,18 @@
 package serve_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	oteltrace "go.opentelemetry.io/otel/trace"
+
+	"gantry.dev/gantry/deploy/config"
 	"gantry.dev/gantry/internal/testenv"
 	"gantry.dev/gantry/serve"
 	"gantry.dev/gantry/serve/servetest"
@@ -163,5 +170,58 @@ func TestAdminAPIGivesTheHandleEndpoint(t *testing.T) {
 	env := srv.Handles.Env()
 	if got.Address != env["GANTRY_HANDLE_ADDRESS"] || got.Token != env["GANTRY_HANDLE_TOKEN"] {
 		t.Errorf("got %+v, want the endpoint's %v", got, env)
+	}
+}
+
+// With tracing on, a handle call is a server span of its own, continuing
+// the caller's trace, with the router's attempt span below it.
+func TestHandleCallsAreTraced(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	cfg, err := config.Parse([]byte(servetest.WithTestReplica(`
+applications:
+- name: app
+  route_prefix: /
+  ingress: front
+  deployments:
+  - name: front
+    replica: {command: [TESTREPLICA]}
+  - name: back
+    replica: {command: [TESTREPLICA]}
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servetest.Start(t, serve.Options{Config: cfg, TracerProvider: tp})
+	servetest.Running(t, srv, 2)
+	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest("POST", "http://"+srv.HTTPAddr()+"/call?app=app&dep=back", strings.NewReader("x"))
+	req.Header.Set("Traceparent", "00-"+trace+"-00f067aa0ba902b7-01")
+	if r := testenv.Do(t, req); r.Code != 200 {
+		t.Fatalf("%d %q", r.Code, r.Body)
+	}
+	var handle sdktrace.ReadOnlySpan
+	testenv.WaitFor(t, 10*time.Second, "the handle call's span", func() bool {
+		for _, s := range rec.Ended() {
+			if s.Name() == "handle app/back" {
+				handle = s
+				return true
+			}
+		}
+		return false
+	})
+	if handle.SpanKind() != oteltrace.SpanKindServer || handle.SpanContext().TraceID().String() != trace {
+		t.Errorf("handle span kind %v in trace %s, want a server span in the caller's trace %s",
+			handle.SpanKind(), handle.SpanContext().TraceID(), trace)
+	}
+	children := 0
+	for _, s := range rec.Ended() {
+		if s.Parent().SpanID() == handle.SpanContext().SpanID() {
+			children++
+		}
+	}
+	if children == 0 {
+		t.Error("the router's attempt span is not below the handle call's span")
 	}
 }

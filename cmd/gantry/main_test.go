@@ -219,7 +219,7 @@ func TestInvalidConfigReportsEveryProblem(t *testing.T) {
 applications:
 - name: app
   route_prefix: api
-  import_path: foo:bar
+  import_path: "foo bar"
   deployments:
   - name: d
     max_ongoing_requests: -4
@@ -234,6 +234,7 @@ applications:
 	for _, path := range []string{
 		"applications[0].route_prefix",
 		"applications[0].import_path",
+		"applications[0].deployments[0].replica",
 		"applications[0].deployments[0].max_ongoing_requests",
 		"applications[0].deployments[0].replicas_count",
 	} {

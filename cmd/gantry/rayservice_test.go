@@ -70,11 +70,12 @@ func TestDeployFromRayService(t *testing.T) {
 		t.Errorf("GET /id: %d %v", code, err)
 	}
 
-	// The tutorial's own RayService runs a Python import path: each problem
-	// is named inside spec.serveConfigV2, and nothing changes.
+	// The tutorial's own RayService fetches its code from a URL and installs
+	// packages: each problem is named inside spec.serveConfigV2, and nothing
+	// changes.
 	r = gantryRun(t, t.TempDir(), nil, "deploy", "--from-rayservice", filepath.Join(mustGetwd(t), tutorialRayService), "--address", g.dashboardURL)
-	if r.code != 1 || !strings.Contains(r.stderr, "spec.serveConfigV2.applications[0].import_path: not supported") ||
-		!strings.Contains(r.stderr, "spec.serveConfigV2.applications[0].runtime_env: not supported") {
+	if r.code != 1 || !strings.Contains(r.stderr, "spec.serveConfigV2.applications[0].runtime_env.working_dir: remote URIs are not supported") ||
+		!strings.Contains(r.stderr, "spec.serveConfigV2.applications[0].runtime_env.pip: not supported") {
 		t.Errorf("deploy --from-rayservice of the tutorial: exit %d\n%s", r.code, r.stderr)
 	}
 	if s := gantryStatus(t, g); len(s.Applications) != 1 {

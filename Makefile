@@ -7,9 +7,11 @@ VENV ?= .venv-ci
 # test-oip runs Triton's Python client from its own venv (make oip-venv):
 # its grpcio and protobuf pins are independent of Ray's.
 OIP_VENV ?= .venv-oip
+# test-python runs the Python SDK's pytest suite from this venv (make py-venv).
+PY_VENV ?= .venv-py
 # test-flax runs the Flax Stable Diffusion example from its own venv (make
 # flax-venv): jax, flax, transformers and diffusers pinned in
-# examples/stable-diffusion/flax/requirements.txt, about 1 GB.
+# examples/stable-diffusion/flax/requirements.txt, about 1 GB, and the SDK.
 FLAX_VENV ?= .venv-flax
 FLAX_EXAMPLE = examples/stable-diffusion/flax
 # Where the example caches its tiny pipeline and JAX's compiled programs;
@@ -17,10 +19,10 @@ FLAX_EXAMPLE = examples/stable-diffusion/flax
 GANTRY_SD_CACHE ?= $(HOME)/.cache/gantry-sd
 PYTHON ?= python3
 
-.PHONY: test test-go test-fuzz test-raycli raycli-venv test-oip oip-venv test-flax flax-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
+.PHONY: test test-go test-fuzz test-raycli raycli-venv test-oip oip-venv test-python py-venv test-flax flax-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
 
-## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), the fuzz targets for a bounded time, Ray's CLI and Triton's client against gantry, the Flax Stable Diffusion example, the Helm chart, and the dashboard in a browser
-test: test-go test-fuzz test-raycli test-oip test-flax test-charts test-dashboard
+## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), the fuzz targets for a bounded time, Ray's CLI and Triton's client against gantry, the Python SDK, the Flax Stable Diffusion example, the Helm chart, and the dashboard in a browser
+test: test-go test-fuzz test-raycli test-oip test-python test-flax test-charts test-dashboard
 
 ## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests included
 test-go: export GANTRY_K8S_TESTS=1
@@ -66,16 +68,30 @@ $(OIP_VENV)/.installed: tests/oip/requirements.txt
 	$(OIP_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/oip/requirements.txt
 	touch $@
 
-## test-flax: the Flax Stable Diffusion example (examples/stable-diffusion/flax) with its tiny pipeline on 4 CPU devices
+## test-python: the Python SDK's tests (python/tests): batching, multiplexing, handles through real replica processes, streaming, errors, build, the ray.serve shim
+test-python: py-venv
+	cd python && ../$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+## py-venv: the Python venv test-python needs: the SDK (editable, from python/) with its pinned dependencies and pytest, pinned in python/requirements-test.txt
+py-venv: $(PY_VENV)/.installed
+
+$(PY_VENV)/.installed: python/requirements-test.txt python/pyproject.toml
+	$(PYTHON) -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e ./python
+	touch $@
+
+## test-flax: the Flax Stable Diffusion example (examples/stable-diffusion/flax) with its tiny pipeline on 4 CPU devices, on the SDK
 test-flax: flax-venv
 	GANTRY_SD_CACHE=$(GANTRY_SD_CACHE) $(FLAX_VENV)/bin/python -m pytest -q -p no:cacheprovider $(FLAX_EXAMPLE)/tests
 
-## flax-venv: the Python venv of the Flax example and test-flax: jax[cpu], flax, transformers, diffusers, fastapi, pinned in examples/stable-diffusion/flax/requirements.txt
+## flax-venv: the Python venv of the Flax example and test-flax: jax[cpu], flax, transformers, diffusers, fastapi, pinned in examples/stable-diffusion/flax/requirements.txt, and the SDK (editable, from python/)
 flax-venv: $(FLAX_VENV)/.installed
 
-$(FLAX_VENV)/.installed: $(FLAX_EXAMPLE)/requirements.txt
+$(FLAX_VENV)/.installed: $(FLAX_EXAMPLE)/requirements.txt python/pyproject.toml
 	$(PYTHON) -m venv $(FLAX_VENV)
 	$(FLAX_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(FLAX_EXAMPLE)/requirements.txt
+	$(FLAX_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e ./python
 	touch $@
 
 ## generate: regenerate the committed protobuf code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)

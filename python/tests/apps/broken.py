@@ -1,0 +1,3 @@
+"""A module that fails to import."""
+
+value = 1 / 0

@@ -53,6 +53,13 @@ BATCH_WAIT_TIMEOUT_S = 0.1
 app = FastAPI(title="Stable Diffusion (Flax)")
 
 
+def _replica_id() -> str:
+    try:
+        return serve.get_replica_context().replica_id.unique_id
+    except Exception:  # not in a replica (e.g. the class used directly in a script)
+        return ""
+
+
 def _error(err: ParamError) -> JSONResponse:
     return JSONResponse(err.as_json(), status_code=400)
 
@@ -149,10 +156,6 @@ class StableDiffusion:
 
         pipeline, params = sdmodel.load()
         self._model = sdmodel.Generator(pipeline, params)
-        try:
-            self._replica = serve.get_replica_context().replica_id.unique_id
-        except Exception:  # outside a replica, e.g. in a test
-            self._replica = ""
         if warmup:
             self._model.generate([ImageRequest("A warmup request", 1)])
 
@@ -171,8 +174,9 @@ class StableDiffusion:
         results = await asyncio.get_running_loop().run_in_executor(
             None, self._model.generate, reqs
         )
+        replica = _replica_id()
         for r in results:
-            r["replica"] = self._replica
+            r["replica"] = replica
         return results
 
     async def generate(self, req: ImageRequest) -> dict:

@@ -39,3 +39,68 @@ def generator(sd_cache):
 
     pipeline, params = sdmodel.load()
     return sdmodel.Generator(pipeline, params)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check, timeout: float, what: str, log=None) -> None:
+    """Polls check() until it is true; fails after timeout seconds, showing log's tail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(0.1)
+    tail = ""
+    if log is not None and os.path.exists(log):
+        with open(log, errors="replace") as f:
+            tail = "\n--- log tail ---\n" + "".join(f.readlines()[-40:])
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last}){tail}")
+
+
+class Processes:
+    """Child processes a test starts; stopped with SIGTERM (then SIGKILL) at its end."""
+
+    def __init__(self, logdir):
+        self.logdir = logdir
+        self.procs = []
+
+    def start(self, name, args, env, cwd=EXAMPLE):
+        import subprocess
+
+        log = os.path.join(self.logdir, f"{name}.log")
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc, log
+
+    def stop(self):
+        import subprocess
+
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def processes(tmp_path_factory):
+    procs = Processes(str(tmp_path_factory.mktemp("logs")))
+    yield procs
+    procs.stop()

@@ -79,7 +79,9 @@ def _png(result: dict) -> Response:
     )
 
 
-@serve.deployment(num_replicas=1)
+# max_ongoing_requests: Ray Serve's default of 5 (since Ray 2.32) would let at
+# most 5 prompts reach StableDiffusion at once, so no batch could grow past 5.
+@serve.deployment(num_replicas=1, max_ongoing_requests=2 * MAX_BATCH_SIZE)
 @serve.ingress(app)
 class APIIngress:
     def __init__(self, diffusion_model_handle: DeploymentHandle) -> None:
@@ -117,8 +119,12 @@ class APIIngress:
 
     @app.get("/batches")
     async def batches(self):
-        """The batch sizes the StableDiffusion replica saw, one per pmap call."""
-        return {"batch_sizes": await self.handle.batch_sizes.remote()}
+        """The batch sizes a StableDiffusion replica saw, one per pmap call,
+        and its batch settings."""
+        return {
+            "batch_sizes": await self.handle.batch_sizes.remote(),
+            **await self.handle.batching.remote(),
+        }
 
     @app.get("/")
     async def describe(self):
@@ -126,7 +132,7 @@ class APIIngress:
             "endpoints": {
                 "GET /imagine?prompt=...": "a PNG; the fields below as query parameters",
                 "POST /imagine": "a PNG; the fields below as a JSON object",
-                "GET /batches": "batch sizes the model saw, one per pmap call",
+                "GET /batches": "batch sizes the model saw, one per pmap call, and the batch settings",
             },
             "fields": {
                 "prompt": f"required, 1 to {imagine_params.MAX_PROMPT_CHARS} characters",
@@ -141,7 +147,11 @@ class APIIngress:
         }
 
 
-@serve.deployment(ray_actor_options={"resources": {"TPU": 4}})
+@serve.deployment(
+    ray_actor_options={"resources": {"TPU": 4}},
+    # A full batch needs this many prompts in the replica at once.
+    max_ongoing_requests=MAX_BATCH_SIZE,
+)
 class StableDiffusion:
     """FlaxStableDiffusionPipeline on every device of the replica's TPU slice.
 
@@ -156,16 +166,34 @@ class StableDiffusion:
 
         pipeline, params = sdmodel.load()
         self._model = sdmodel.Generator(pipeline, params)
+        self._batching = {
+            "max_batch_size": MAX_BATCH_SIZE,
+            "batch_wait_timeout_s": BATCH_WAIT_TIMEOUT_S,
+        }
         if warmup:
             self._model.generate([ImageRequest("A warmup request", 1)])
 
     def reconfigure(self, config: dict) -> None:
-        if "max_batch_size" in config:
-            self.batched_generate_handler.set_max_batch_size(int(config["max_batch_size"]))
-        if "batch_wait_timeout_s" in config:
-            self.batched_generate_handler.set_batch_wait_timeout_s(
-                float(config["batch_wait_timeout_s"])
+        unknown = set(config or {}) - set(self._batching)
+        if unknown:
+            raise ValueError(
+                f"user_config: unknown field(s) {', '.join(sorted(unknown))}; "
+                "allowed: max_batch_size, batch_wait_timeout_s"
             )
+        if "max_batch_size" in config:
+            size = config["max_batch_size"]
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"user_config.max_batch_size: must be a positive integer, got {size!r}")
+            self.batched_generate_handler.set_max_batch_size(size)
+            self._batching["max_batch_size"] = size
+        if "batch_wait_timeout_s" in config:
+            wait = config["batch_wait_timeout_s"]
+            if isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait < 0:
+                raise ValueError(
+                    f"user_config.batch_wait_timeout_s: must be a number >= 0, got {wait!r}"
+                )
+            self.batched_generate_handler.set_batch_wait_timeout_s(float(wait))
+            self._batching["batch_wait_timeout_s"] = float(wait)
 
     @serve.batch(batch_wait_timeout_s=BATCH_WAIT_TIMEOUT_S, max_batch_size=MAX_BATCH_SIZE)
     async def batched_generate_handler(self, reqs: List[ImageRequest]) -> List[dict]:
@@ -186,6 +214,10 @@ class StableDiffusion:
 
     def batch_sizes(self) -> List[int]:
         return self._model.batch_sizes()
+
+    def batching(self) -> dict:
+        """The batch settings in force: max_batch_size and batch_wait_timeout_s."""
+        return dict(self._batching)
 
 
 deployment = APIIngress.bind(StableDiffusion.bind())

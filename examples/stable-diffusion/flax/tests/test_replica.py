@@ -117,11 +117,34 @@ def test_sixteen_concurrent_prompts_are_batched(sd_port):
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 200
+    assert call(sd_port, "batching") == {"max_batch_size": 8, "batch_wait_timeout_s": 60.0}
     before = len(call(sd_port, "batch_sizes"))
     results = concurrently(16, lambda i: call(sd_port, "generate", ImageRequest(f"a dog {i}", 1 + i)))
     assert [png_size(r["png"]) for r in results] == [(64, 64)] * 16
     assert [r["batch_size"] for r in results] == [8] * 16
     assert call(sd_port, "batch_sizes")[before:] == [8, 8]
+
+
+@pytest.mark.parametrize(
+    "config,says",
+    [
+        ({"max_batch": 8}, "unknown field(s) max_batch; allowed: max_batch_size, batch_wait_timeout_s"),
+        ({"max_batch_size": 0}, "user_config.max_batch_size: must be a positive integer, got 0"),
+        ({"batch_wait_timeout_s": "soon"}, "user_config.batch_wait_timeout_s: must be a number >= 0"),
+    ],
+)
+def test_bad_user_config_is_refused_by_name(sd_port, config, says):
+    before = call(sd_port, "batching")
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{sd_port}/-/reconfigure",
+        data=json.dumps(config).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=10)
+    assert info.value.code == 500
+    assert says in info.value.read().decode()
+    assert call(sd_port, "batching") == before
 
 
 def get(port, path, data=None):

@@ -45,3 +45,7 @@ class RequestTimeoutError(HandleCallError, TimeoutError):
 
 class ReplicaFailedError(HandleCallError):
     """502: the replica serving the call failed before answering."""
+
+
+class HandleConfigError(RayServeException, RuntimeError):
+    """No handle endpoint is known to this process (GANTRY_HANDLE_ADDRESS is not set)."""

@@ -126,7 +126,7 @@ async def _resolve(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     return tuple([await one(a) for a in args]), {k: await one(v) for k, v in kwargs.items()}
 
 
-async def _send(handle: DeploymentHandle, args: tuple, kwargs: dict, stream: bool) -> Any:
+async def _send(handle: DeploymentHandle, args: tuple, kwargs: dict, stream: bool, traceparent: str) -> Any:
     args, kwargs = await _resolve(args, kwargs)
     headers = {
         "Content-Type": wire.CONTENT_TYPE,
@@ -137,7 +137,6 @@ async def _send(handle: DeploymentHandle, args: tuple, kwargs: dict, stream: boo
         headers["Gantry-Stream"] = "1"
     if handle._model_id:
         headers["serve_multiplexed_model_id"] = handle._model_id
-    traceparent = context.get_traceparent()
     if traceparent:
         headers["traceparent"] = traceparent
     path = f"/{quote(handle.app_name, safe='')}/{quote(handle.deployment_name, safe='')}"
@@ -148,8 +147,8 @@ async def _send(handle: DeploymentHandle, args: tuple, kwargs: dict, stream: boo
     return resp
 
 
-async def _call(handle: DeploymentHandle, args: tuple, kwargs: dict) -> Any:
-    resp = await _send(handle, args, kwargs, stream=False)
+async def _call(handle: DeploymentHandle, args: tuple, kwargs: dict, traceparent: str) -> Any:
+    resp = await _send(handle, args, kwargs, stream=False, traceparent=traceparent)
     return wire.decode_result(await resp.read())
 
 
@@ -157,7 +156,8 @@ class DeploymentResponse:
     """The future result of a handle call: awaitable, or ``.result()`` from sync code."""
 
     def __init__(self, handle: DeploymentHandle, args: tuple, kwargs: dict):
-        coro = _call(handle, args, kwargs)
+        # The caller's trace context, read here: the call may run on another thread's loop.
+        coro = _call(handle, args, kwargs, context.get_traceparent())
         loop = _running_loop()
         if loop is not None:
             self._loop = loop
@@ -216,7 +216,7 @@ class DeploymentResponseGenerator:
 
     def __init__(self, handle: DeploymentHandle, args: tuple, kwargs: dict):
         self._queue: asyncio.Queue = asyncio.Queue()
-        coro = self._pump(handle, args, kwargs)
+        coro = self._pump(handle, args, kwargs, context.get_traceparent())
         loop = _running_loop()
         if loop is not None:
             self._loop = loop
@@ -226,9 +226,9 @@ class DeploymentResponseGenerator:
             self._task = asyncio.run_coroutine_threadsafe(coro, self._loop)
         self._finished = False
 
-    async def _pump(self, handle: DeploymentHandle, args: tuple, kwargs: dict) -> None:
+    async def _pump(self, handle: DeploymentHandle, args: tuple, kwargs: dict, traceparent: str) -> None:
         try:
-            resp = await _send(handle, args, kwargs, stream=True)
+            resp = await _send(handle, args, kwargs, stream=True, traceparent=traceparent)
             buf = bytearray()
             async for chunk in resp.iter_chunks():
                 buf += chunk

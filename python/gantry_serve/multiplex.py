@@ -63,11 +63,29 @@ class _ModelCache:
         if close is not None and inspect.iscoroutinefunction(close):
             await close()
             return
-        finalizer = getattr(type(model), "__del__", None)
-        if finalizer is not None:
-            result = finalizer(model)
-            if inspect.isawaitable(result):
-                await result
+        cls = type(model)
+        finalizer = getattr(cls, "__del__", None)
+        if finalizer is None:
+            return
+        result = finalizer(model)
+        if inspect.isawaitable(result):
+            await result
+        try:  # called once: the garbage collector must not run it again
+            model.__class__ = _finalized_class(cls)
+        except TypeError:
+            pass
+
+
+_finalized: dict[type, type] = {}
+
+
+def _finalized_class(cls: type) -> type:
+    """A subclass of cls whose __del__ does nothing (cached per class)."""
+    sub = _finalized.get(cls)
+    if sub is None:
+        sub = type(cls.__name__, (cls,), {"__del__": lambda self: None, "__module__": cls.__module__})
+        _finalized[cls] = sub
+    return sub
 
 
 def loaded_model_ids() -> list[str]:

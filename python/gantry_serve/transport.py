@@ -16,16 +16,13 @@ import threading
 import weakref
 
 from .client import HTTPClient
+from .exceptions import HandleConfigError
 
 _lock = threading.Lock()
 _address: str | None = None
 _token: str | None = None
 _home_loop: asyncio.AbstractEventLoop | None = None
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HTTPClient]" = weakref.WeakKeyDictionary()
-
-
-class HandleConfigError(RuntimeError):
-    """No handle endpoint is known to this process."""
 
 
 def configure(address: str, token: str) -> None:

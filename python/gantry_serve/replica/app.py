@@ -78,9 +78,8 @@ class ReplicaApp:
             )
             self._on_fatal()
 
-    def _models_header(self) -> tuple[bytes, bytes] | None:
-        if not self.servable.uses_multiplexing:
-            return None
+    @staticmethod
+    def _models_header() -> tuple[bytes, bytes]:
         return (wire.HEADER_MODELS.encode(), ",".join(multiplex.loaded_model_ids()).encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,14 +89,14 @@ class ReplicaApp:
             return
         if kind not in ("http", "websocket"):
             return
-        header = self._models_header()
-        if header is not None and kind == "http":
+        if self.servable.uses_multiplexing and kind == "http":
             inner_send = send
 
             async def send(message: dict) -> None:
+                # The models loaded when the answer starts, so a load this request made shows.
                 if message["type"] == "http.response.start":
                     message = dict(message)
-                    message["headers"] = list(message.get("headers", [])) + [header]
+                    message["headers"] = list(message.get("headers", [])) + [self._models_header()]
                 await inner_send(message)
 
         path = scope["path"]

@@ -42,6 +42,14 @@ class Model:
             yield i
             await asyncio.sleep(0)
 
+    async def count_then_fail(self, n: int):
+        for i in range(n):
+            yield i
+        raise ValueError("stream broke")
+
+    async def which_model(self) -> str:
+        return serve.get_multiplexed_model_id()
+
     def count_sync(self, n: int):
         for i in range(n):
             yield f"item-{i}"

@@ -6,6 +6,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from PIL import Image
@@ -107,3 +108,15 @@ def test_encode_png_clips_to_the_pixel_range():
     png = decode(sdmodel.encode_png(img))
     assert png.size == (16, 8)
     assert png.getpixel((0, 0)) == (255, 0, 128)
+
+
+def test_a_named_model_is_loaded_from_pretrained_in_bfloat16(generator, monkeypatch):
+    # GANTRY_SD_MODEL takes what from_pretrained takes: a hub id on a TPU host,
+    # here the tiny pipeline's folder (no download), and an empty revision.
+    monkeypatch.setenv("GANTRY_SD_MODEL", tinysd.default_folder())
+    monkeypatch.setenv("GANTRY_SD_REVISION", "")
+    pipe, params = sdmodel.load()
+    assert pipe.dtype == jnp.bfloat16
+    assert pipe.unet.dtype == jnp.bfloat16 and pipe.vae.dtype == jnp.bfloat16
+    assert pipe.safety_checker is None
+    assert set(params) >= {"unet", "vae", "text_encoder", "scheduler"}

@@ -174,26 +174,24 @@ class StableDiffusion:
             self._model.generate([ImageRequest("A warmup request", 1)])
 
     def reconfigure(self, config: dict) -> None:
-        unknown = set(config or {}) - set(self._batching)
+        """Applies user_config {max_batch_size, batch_wait_timeout_s}; a bad
+        field changes nothing and raises an error naming it."""
+        config = config or {}
+        unknown = set(config) - set(self._batching)
         if unknown:
             raise ValueError(
                 f"user_config: unknown field(s) {', '.join(sorted(unknown))}; "
                 "allowed: max_batch_size, batch_wait_timeout_s"
             )
-        if "max_batch_size" in config:
-            size = config["max_batch_size"]
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ValueError(f"user_config.max_batch_size: must be a positive integer, got {size!r}")
-            self.batched_generate_handler.set_max_batch_size(size)
-            self._batching["max_batch_size"] = size
-        if "batch_wait_timeout_s" in config:
-            wait = config["batch_wait_timeout_s"]
-            if isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait < 0:
-                raise ValueError(
-                    f"user_config.batch_wait_timeout_s: must be a number >= 0, got {wait!r}"
-                )
-            self.batched_generate_handler.set_batch_wait_timeout_s(float(wait))
-            self._batching["batch_wait_timeout_s"] = float(wait)
+        size = config.get("max_batch_size", self._batching["max_batch_size"])
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"user_config.max_batch_size: must be a positive integer, got {size!r}")
+        wait = config.get("batch_wait_timeout_s", self._batching["batch_wait_timeout_s"])
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait < 0:
+            raise ValueError(f"user_config.batch_wait_timeout_s: must be a number >= 0, got {wait!r}")
+        self.batched_generate_handler.set_max_batch_size(size)
+        self.batched_generate_handler.set_batch_wait_timeout_s(float(wait))
+        self._batching = {"max_batch_size": size, "batch_wait_timeout_s": float(wait)}
 
     @serve.batch(batch_wait_timeout_s=BATCH_WAIT_TIMEOUT_S, max_batch_size=MAX_BATCH_SIZE)
     async def batched_generate_handler(self, reqs: List[ImageRequest]) -> List[dict]:

@@ -131,6 +131,8 @@ def test_sixteen_concurrent_prompts_are_batched(sd_port):
         ({"max_batch": 8}, "unknown field(s) max_batch; allowed: max_batch_size, batch_wait_timeout_s"),
         ({"max_batch_size": 0}, "user_config.max_batch_size: must be a positive integer, got 0"),
         ({"batch_wait_timeout_s": "soon"}, "user_config.batch_wait_timeout_s: must be a number >= 0"),
+        # A good field beside a bad one is not applied either.
+        ({"max_batch_size": 2, "batch_wait_timeout_s": -1}, "user_config.batch_wait_timeout_s"),
     ],
 )
 def test_bad_user_config_is_refused_by_name(sd_port, config, says):

@@ -24,9 +24,10 @@ PYTHON ?= python3
 ## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), the fuzz targets for a bounded time, Ray's CLI and Triton's client against gantry, the Python SDK, the Flax Stable Diffusion example, the Helm chart, and the dashboard in a browser
 test: test-go test-fuzz test-raycli test-oip test-python test-flax test-charts test-dashboard
 
-## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests included
+## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests and the Python (import_path) applications' end-to-end tests included
 test-go: export GANTRY_K8S_TESTS=1
-test-go: k8s-testenv
+test-go: export GANTRY_TEST_PYTHON=$(CURDIR)/$(PY_VENV)/bin/python
+test-go: k8s-testenv py-venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -45,7 +46,8 @@ test-fuzz:
 	done
 
 ## test-raycli: Ray's own `serve status` and `serve shutdown` against a real gantry (tests/raycli)
-test-raycli: raycli-venv
+test-raycli: export GANTRY_TEST_PYTHON=$(CURDIR)/$(PY_VENV)/bin/python
+test-raycli: raycli-venv py-venv
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/raycli
 
 ## raycli-venv: the Python venv test-raycli needs: ray[serve] and pytest, pinned in tests/raycli/requirements.txt

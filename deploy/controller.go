@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ type Controller struct {
 	health  *http.Client
 	self    string
 	store   *Store
+	graphs  GraphBuilder      // builds import_path applications' graphs
+	env     map[string]string // added to every replica's environment
 
 	// Injected for tests.
 	clock Clock
@@ -79,6 +82,12 @@ type Options struct {
 	// Detach leaves the replicas running when Run ends, for backends whose
 	// replicas outlive the gateway (another gateway adopts them).
 	Detach bool
+	// Graphs builds the graphs of import_path applications; default
+	// PythonBuilder{} (a backend that cannot run them sets NoPython).
+	Graphs GraphBuilder
+	// ReplicaEnv is added to every replica's environment (the handle
+	// endpoint's address and token); it is not part of the code version.
+	ReplicaEnv map[string]string
 }
 
 // NewController returns a controller; call Run to start it.
@@ -89,7 +98,12 @@ func NewController(o Options) *Controller {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Graphs == nil {
+		o.Graphs = PythonBuilder{}
+	}
 	c := &Controller{
+		graphs:  o.Graphs,
+		env:     maps.Clone(o.ReplicaEnv),
 		backend: o.Backend,
 		router:  o.Router,
 		metrics: o.Metrics,

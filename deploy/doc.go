@@ -54,6 +54,23 @@
 // wrong in the user's terms: a replica that exited says with what exit
 // status, with its last log lines.
 //
+// # Python applications
+//
+// An application with import_path has no replica blocks: the controller
+// imports its code through a GraphBuilder (PythonBuilder runs `python -m
+// gantry_serve.build`; a fake in unit tests; NoPython on Kubernetes) in a
+// goroutine on every config applied, since the code in working_dir may
+// change while the config does not, and turns each deployment of the graph
+// into a Gantry deployment running `python -m gantry_serve.replica
+// IMPORT_PATH NAME`, its options from code under the config's overrides
+// (python.go, pythonbuild.go). The working_dir's hash is in the replicas'
+// environment (GANTRY_WORKING_DIR_HASH), so new code rolls out like any
+// code change. Until the first build the application is DEPLOYING; a
+// failed build is DEPLOY_FAILED with the builder's message while the last
+// good build keeps serving. Options.ReplicaEnv (the handle endpoint's
+// address and token) reaches every replica without being part of its code
+// version.
+//
 // # Backends
 //
 // The controller starts replicas through a Backend: child processes in

@@ -28,6 +28,8 @@ const (
 	EventHealthCheckFailed EventKind = "HEALTH_CHECK_FAILED" // alive but failing its health checks
 	EventReplicaFailed     EventKind = "REPLICA_FAILED"      // could not be started or reconfigured
 	EventScaled            EventKind = "AUTOSCALED"          // the autoscaler moved the target
+	EventGraphBuilt        EventKind = "GRAPH_BUILT"         // an import_path application's code was imported
+	EventBuildFailed       EventKind = "GRAPH_BUILD_FAILED"  // importing it failed
 )
 
 // Event is one thing the controller did or saw.

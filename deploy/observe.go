@@ -26,6 +26,9 @@ type Traffic struct {
 	// Inflight is the number of requests each replica is serving, by replica
 	// id; replicas that serve nothing (yet) are absent.
 	Inflight map[string]int64
+	// Models are the multiplexed model ids each replica last said it has
+	// loaded, by replica id; replicas that never said are absent.
+	Models map[string][]string
 	// Stats are the request counters (see router.Stats).
 	Stats router.Stats
 }
@@ -38,10 +41,13 @@ func (c *Controller) Traffic(app, dep string) Traffic {
 	if d == nil {
 		return Traffic{}
 	}
-	t := Traffic{Queued: d.Queued(), Inflight: map[string]int64{}, Stats: d.Stats()}
+	t := Traffic{Queued: d.Queued(), Inflight: map[string]int64{}, Models: map[string][]string{}, Stats: d.Stats()}
 	for id, r := range live.replicas {
 		if r.rep != nil && replicaOf(id, app, dep) {
 			t.Inflight[id] = r.rep.Inflight()
+			if ids := r.rep.MultiplexedModelIDs(); ids != nil {
+				t.Models[id] = ids
+			}
 		}
 	}
 	return t

@@ -29,6 +29,7 @@ type appRun struct {
 	deployedAt  time.Time
 	deleting    bool // removed from the config; gone once its replicas are
 	deployments []*deploymentRun
+	python      *pythonRun // the builds of an import_path application; nil otherwise
 }
 
 // deploymentRun is the controller's record of one deployment: what is
@@ -76,9 +77,23 @@ type replicaRun struct {
 // of existing ones change in place, removed applications and deployments
 // are stopped.
 func (c *Controller) apply(cfg *config.Config) {
+	c.eventLog.Add(Event{Kind: EventConfigApplied, Message: appliedMessage(cfg)})
+	c.sync(cfg)
+	for _, ac := range cfg.Applications {
+		if ac.IsPython() {
+			c.buildPython(c.apps[ac.EffectiveName()], ac, cfg.BaseDir)
+		}
+	}
+}
+
+// sync makes cfg the desired state, with the deployments of import_path
+// applications those of their last build (see expand); apply calls it
+// with a new config, and the end of a build with the same one.
+func (c *Controller) sync(cfg *config.Config) {
 	c.touch()
 	now := c.now()
-	c.eventLog.Add(Event{Kind: EventConfigApplied, Message: appliedMessage(cfg)})
+	written := cfg
+	cfg = c.expand(cfg)
 	specs := map[[2]string]config.DeploymentSpec{}
 	groups := map[[2]string]*config.WorkerGroup{}
 	tpuGroups := config.DeploymentGroups(cfg)
@@ -90,7 +105,7 @@ func (c *Controller) apply(cfg *config.Config) {
 	listed := map[string]bool{}
 	var routes []router.Route
 	ingress, all := map[string]*router.Deployment{}, []*router.Deployment(nil)
-	for _, ac := range cfg.Applications {
+	for i, ac := range cfg.Applications {
 		name := ac.EffectiveName()
 		listed[name] = true
 		app := c.apps[name]
@@ -98,10 +113,10 @@ func (c *Controller) apply(cfg *config.Config) {
 			app = &appRun{name: name}
 			c.apps[name] = app
 		}
-		if changed(app.config, ac) || app.deployedAt.IsZero() {
+		if changed(app.config, written.Applications[i]) || app.deployedAt.IsZero() {
 			app.deployedAt = now
 		}
-		app.config = ac
+		app.config = written.Applications[i] // as written: the REST API shows it
 		app.routePrefix, _ = ac.Route()
 		var kept []*deploymentRun
 		for _, d := range app.deployments {
@@ -147,13 +162,17 @@ func (c *Controller) apply(cfg *config.Config) {
 	for name, app := range c.apps {
 		if !listed[name] && !app.deleting {
 			app.deleting = true
+			if p := app.python; p != nil && p.cancel != nil {
+				p.cancel()
+				p.cancel = nil
+			}
 			for _, d := range app.deployments {
 				d.trigger = TriggerDeleting
 				c.stopAll(d)
 			}
 		}
 	}
-	c.applied = cfg
+	c.applied = written
 	c.router.Publish(router.NewTable(routes).WithDeployments(ingress, all))
 }
 

@@ -164,6 +164,7 @@ func (c *Controller) buildSnapshot() (*Snapshot, *liveIndex) {
 			as.Status = appState(as.Deployments)
 		}
 		as.Message = appMessage(as)
+		pythonStatus(app, &as)
 		snap.Applications = append(snap.Applications, as)
 	}
 	return snap, live

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ const (
 	evFailed                        // exited or failed its health checks
 	evStopped                       // stopped and gone
 	evReconfigured                  // POST /-/reconfigure answered (or failed: err)
+	evBuilt                         // an import_path application's graph was built (or not: err)
 )
 
 type event struct {
@@ -32,6 +34,11 @@ type event struct {
 	inst Instance
 	err  error
 	sent json.RawMessage // the user_config sent, for evReconfigured
+
+	// For evBuilt: the application, which of its builds, and its result.
+	app   string
+	seq   uint64
+	built *built
 }
 
 // startupReport is how long a replica may stay STARTING before the
@@ -67,7 +74,7 @@ func (c *Controller) launch(d *deploymentRun, r *replicaRun) {
 	r.state = replica.Starting
 	spec := ReplicaSpec{
 		ID: r.id, Application: s.Application, Deployment: s.Name,
-		Command: s.Command, Env: s.Env, WorkingDir: s.WorkingDir, UserConfig: s.UserConfig,
+		Command: s.Command, Env: c.replicaEnv(s.Env), WorkingDir: s.WorkingDir, UserConfig: s.UserConfig,
 		Version: s.CodeVersion, Image: s.Image, Resources: d.config.RayActorOptions, Slice: -1,
 		Grace: s.GracefulShutdownTimeout,
 	}
@@ -191,6 +198,8 @@ func (c *Controller) handle(ev event) {
 	c.touch()
 	d, r := ev.d, ev.r
 	switch ev.kind {
+	case evBuilt:
+		c.built(ev)
 	case evStarted:
 		if ev.err != nil {
 			c.failed(d, r, fmt.Errorf("starting replica: %w", ev.err))
@@ -387,6 +396,9 @@ func (c *Controller) finishStop(d *deploymentRun, r *replicaRun) {
 func (c *Controller) shutdown() {
 	c.shuttingDown = true
 	for _, app := range c.apps {
+		if p := app.python; p != nil && p.cancel != nil {
+			p.cancel()
+		}
 		for _, d := range app.deployments {
 			c.stopAll(d)
 		}
@@ -437,4 +449,17 @@ func tail(inst Instance) []string {
 		return nil
 	}
 	return inst.LogTail(20)
+}
+
+// replicaEnv is a deployment's env with the controller's ReplicaEnv added.
+func (c *Controller) replicaEnv(env map[string]string) map[string]string {
+	if len(c.env) == 0 {
+		return env
+	}
+	out := maps.Clone(env)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, c.env)
+	return out
 }

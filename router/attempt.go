@@ -120,6 +120,8 @@ type call struct {
 	// unavailable: the call was answered as unavailable (no replica, none
 	// coming). Its gRPC UNAVAILABLE counts as 503, not as a replica's 502.
 	unavailable bool
+	// model is the multiplexed model the request is for; "" for none.
+	model string
 }
 
 // begin starts a call of d on behalf of a client whose context is ctx.
@@ -151,7 +153,7 @@ func (c *call) pick() (*Replica, error) {
 		skip = nil
 	}
 	qs := c.spans.queue(c.ctx, c.d, c.attempts)
-	rep, err := c.d.acquire(c.ctx, skip)
+	rep, err := c.d.acquire(c.ctx, skip, c.model)
 	endQueue(qs, rep, err)
 	if err != nil {
 		return nil, err

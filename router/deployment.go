@@ -185,11 +185,19 @@ func (d *Deployment) Inflight() int64 {
 // SetUnavailable), and ctx's error when ctx ends first. The caller must
 // call Release with the replica it got.
 func (d *Deployment) Acquire(ctx context.Context) (*Replica, error) {
-	return d.acquire(ctx, nil)
+	return d.acquire(ctx, nil, "")
 }
 
-func (d *Deployment) acquire(ctx context.Context, skip *tried) (*Replica, error) {
+// acquire is Acquire for an attempt that avoids the replicas in skip and,
+// when model is set, prefers a replica that has that multiplexed model
+// loaded (see multiplex.go).
+func (d *Deployment) acquire(ctx context.Context, skip *tried, model string) (*Replica, error) {
 	limit := int64(d.settings.Load().MaxOngoingRequests)
+	if model != "" {
+		if r := d.pickModel(*d.pool.Load(), limit, skip, model); r != nil {
+			return r, nil
+		}
+	}
 	if r := d.pickFor(limit, skip); r != nil {
 		return r, nil
 	}

@@ -62,6 +62,8 @@
 //	                  replicas, translated (package oip) for gRPC ones
 //	grpc_rest.go      the REST v2 leg of gRPC inferences to HTTP replicas
 //	grpc_codec.go, grpc_replica.go  the raw-frame codec; a replica's gRPC conn
+//	call.go           Call: handle calls from Python replicas, to /-/gantry/call
+//	multiplex.go      multiplexed models: per-replica loaded sets, preferring them
 //	table.go, names.go the route table and model names
 //	metrics.go, stats.go, tracing.go, trace.go  observability
 //
@@ -92,7 +94,21 @@
 // CANCELLED (client gone); the metrics count them by the HTTP code they
 // correspond to.
 //
-// A new way in (such as the Python handle calls) is a new protocol part:
+// Handle calls (Deployment.Call) are HTTP requests from a Python replica
+// to another deployment, through the gateway's handle endpoint: they take
+// the same engine as ingress traffic and go to the replica's
+// /-/gantry/call with their body and headers as they are (the caller's
+// Authorization dropped). A user exception is the replica's 200 answer, so
+// it never counts against the replica.
+//
+// Model multiplexing: every response's Gantry-Multiplexed-Models header
+// (the replica's loaded model ids) is kept per replica (and not passed to
+// the client); a request with serve_multiplexed_model_id goes to a replica
+// that has that model loaded and a free slot (power of two choices among
+// them), else is picked as any other. Replica.MultiplexedModelIDs reports
+// the set.
+//
+// A new way in is a new protocol part:
 // begin a call, pick, send one attempt, classify and done, and answer the
 // verdict — see ModelMetadata (grpc_metadata.go) for one that sends an
 // HTTP request and reads the response.

@@ -68,6 +68,9 @@ type forwarding struct {
 	// rest is set for an OIP REST inference (InferREST): gRPC replicas get
 	// it translated, and the gateway's errors are OIP error bodies.
 	rest *restInfer
+	// call is set for a handle call (call.go): it goes to CallPath, without
+	// the caller's Authorization.
+	call bool
 }
 
 // forward runs the HTTP attempts of call c and returns the status recorded
@@ -87,6 +90,7 @@ func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (
 			return writeError(w, http.StatusBadRequest, "request target: "+err.Error()), false
 		}
 	}
+	c.model = r.Header.Get(MultiplexedModelHeader)
 	fw.idempotent = c.settings.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
 	c.idempotent, c.replayable = fw.idempotent, body.replayable()
 
@@ -122,6 +126,7 @@ func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (
 			}
 			return c.httpFailure(w, fw, rep, v), false
 		}
+		rep.noteModels(resp.Header)
 		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Gantry-Rejected") != "" {
 			// A rejection is no response: request_timeout_s keeps running.
 			// Without an attempt left, the replica's 503 is the answer.
@@ -209,7 +214,7 @@ var hopByHop = map[string]bool{
 // outbound builds the request to the replica for http.Transport (streamed
 // bodies): the same target and headers writeHead writes.
 func outbound(r *http.Request, fw *forwarding) (*http.Request, error) {
-	u, err := url.ParseRequestURI(target(r, fw.prefix))
+	u, err := url.ParseRequestURI(fw.target(r))
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +253,7 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) (int, error) {
 	defer resp.Body.Close()
 	h := w.Header()
 	for k, v := range resp.Header {
-		if !hopByHop[k] {
+		if !hopByHop[k] && k != LoadedModelsHeader {
 			h[k] = v
 		}
 	}

@@ -15,7 +15,7 @@ import (
 func writeHead(bw *bufio.Writer, r *http.Request, fw *forwarding, bodyLen int) {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
-	bw.WriteString(target(r, fw.prefix))
+	bw.WriteString(fw.target(r))
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
@@ -35,7 +35,7 @@ func writeHead(bw *bufio.Writer, r *http.Request, fw *forwarding, bodyLen int) {
 func outboundHeaders(r *http.Request, fw *forwarding, emit func(k, v string)) {
 	listed := connectionListed(r)
 	for k, vv := range r.Header {
-		if skipOutbound[k] || hopByHop[k] || listed[k] {
+		if skipOutbound[k] || hopByHop[k] || listed[k] || fw.call && k == "Authorization" {
 			continue
 		}
 		for _, v := range vv {
@@ -92,6 +92,15 @@ func connectionListed(r *http.Request) map[string]bool {
 		}
 	}
 	return listed
+}
+
+// target is the request target for the replica: CallPath for a handle
+// call, else the escaped path without the route prefix, and the query.
+func (fw *forwarding) target(r *http.Request) string {
+	if fw.call {
+		return CallPath
+	}
+	return target(r, fw.prefix)
 }
 
 // target is the request target for the replica: the escaped path without

@@ -23,8 +23,9 @@ type Replica struct {
 	served    atomic.Uint64
 	downUntil atomic.Int64 // unix nanos: refused a connection, so out of picking until then
 	now       func() time.Time
-	grpc      *grpcConn // protocol grpc only; see grpc_replica.go
-	waker     waker     // tells the deployment when the replica is back (wake.go)
+	grpc      *grpcConn                // protocol grpc only; see grpc_replica.go
+	waker     waker                    // tells the deployment when the replica is back (wake.go)
+	models    atomic.Pointer[modelSet] // multiplexed models it has loaded (multiplex.go)
 }
 
 // ReplicaOptions tune a Replica's connections and breaker.

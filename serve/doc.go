@@ -10,13 +10,17 @@
 //
 // NewGateway builds a gateway's components from explicit parts (cmd/gantry
 // and the tests both use it): the Prometheus registry, the router, the
+// handle endpoint (Handles, handle.go: a loopback listener with a random
+// token through which Python replicas call other deployments via the
+// router; its address and token go into every replica's environment), the
 // controller on the caller's backend, and the Server (both planes, their
 // listeners bound, so a busy port is reported before anything runs).
 // Gateway.Run runs the controller, the Server and any Alongside components
 // (on Kubernetes: the pod cache, the GantryService watcher, the leader
 // election) in one errgroup, and stops them in the one order that loses no
-// request: the ingress stops accepting and finishes the requests in flight,
-// the admin listener closes, and only then does the controller drain and
+// request: the ingress stops accepting and finishes the requests in flight
+// (handle calls still go through meanwhile), the handle endpoint finishes
+// its calls and the admin listener closes, and only then does the controller drain and
 // stop the replicas. serve/servetest runs real gateways this way for tests.
 //
 // The API and the dashboard read the controller's status as an immutable

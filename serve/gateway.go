@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -38,19 +39,38 @@ type Gateway struct {
 }
 
 // NewGateway builds a gateway's components: the Prometheus registry
-// (NewRegistry), the router, the controller (co, given the router and its
-// metrics; co.Backend is the caller's) and the Server (so, given the
-// others; it binds its listeners now, so a busy port is reported before
-// anything runs). The caller may add Alongside components, then calls Run.
+// (NewRegistry), the router, the handle endpoint (NewHandles, on a
+// loopback port), the controller (co, given the router, its metrics and
+// the handle endpoint's address and token for every replica's environment;
+// co.Backend is the caller's) and the Server (so, given the others; it
+// binds its listeners now, so a busy port is reported before anything
+// runs). The caller may add Alongside components, then calls Run.
 func NewGateway(so Options, co deploy.Options) (Gateway, error) {
 	reg := NewRegistry()
 	rt := router.New()
+	cfg := so.Config
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	handles, err := NewHandles(HandleOptions{Router: rt, MaxBodyBytes: cfg.MaxRequestBodyBytes(),
+		MaxHeaderBytes: cfg.MaxHeaderBytes(), DrainTimeout: so.DrainTimeout,
+		TracerProvider: so.TracerProvider, Logger: so.Logger})
+	if err != nil {
+		return Gateway{}, err
+	}
+	env := maps.Clone(co.ReplicaEnv)
+	if env == nil {
+		env = map[string]string{}
+	}
+	maps.Copy(env, handles.Env())
+	co.ReplicaEnv = env
 	co.Router, co.Metrics = rt, router.NewMetrics(reg)
 	ctrl := deploy.NewController(co)
 	reg.MustRegister(deploy.NewCollector(ctrl))
-	so.Router, so.Controller, so.Registry = rt, ctrl, reg
+	so.Router, so.Controller, so.Registry, so.Handles = rt, ctrl, reg, handles
 	srv, err := New(so)
 	if err != nil {
+		handles.Close()
 		return Gateway{}, err
 	}
 	return Gateway{Registry: reg, Router: rt, Controller: ctrl, Server: srv, Config: so.Config, Logger: so.Logger}, nil

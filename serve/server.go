@@ -49,6 +49,9 @@ type Options struct {
 	// AccessLogJSON is set, else as text; nil: no access log.
 	AccessLog     io.Writer
 	AccessLogJSON bool
+	// Handles is the handle endpoint Python replicas call other deployments
+	// through (NewGateway makes it); nil: none.
+	Handles *Handles
 }
 
 // NewRegistry returns a Prometheus registry with the Go runtime and process
@@ -64,6 +67,7 @@ func NewRegistry() *prometheus.Registry {
 type Server struct {
 	Ingress    *ingress.Server
 	Admin      *admin.Server
+	Handles    *Handles // nil: none
 	controller *deploy.Controller
 	router     *router.Router
 	log        *slog.Logger
@@ -108,13 +112,18 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	adm, err := admin.New(admin.Options{Controller: o.Controller, Registry: o.Registry, Ingress: in, Config: cfg,
-		Addr: o.DashboardAddr, HTTPAddr: o.HTTPAddr, Token: o.AdminToken, Logger: o.Logger})
+	ao := admin.Options{Controller: o.Controller, Registry: o.Registry, Ingress: in, Config: cfg,
+		Addr: o.DashboardAddr, HTTPAddr: o.HTTPAddr, Token: o.AdminToken, Logger: o.Logger}
+	if o.Handles != nil {
+		env := o.Handles.Env()
+		ao.HandleAddress, ao.HandleToken = env[EnvHandleAddress], env[EnvHandleToken]
+	}
+	adm, err := admin.New(ao)
 	if err != nil {
 		in.Close()
 		return nil, err
 	}
-	return &Server{Ingress: in, Admin: adm, controller: o.Controller, router: o.Router, log: o.Logger}, nil
+	return &Server{Ingress: in, Admin: adm, Handles: o.Handles, controller: o.Controller, router: o.Router, log: o.Logger}, nil
 }
 
 // HTTPAddr is the address the HTTP ingress listens on.
@@ -133,7 +142,9 @@ func (s *Server) Controller() *deploy.Controller { return s.controller }
 func (s *Server) Router() *router.Router { return s.router }
 
 // Run serves until ctx ends, then shuts down in order: the ingress stops
-// accepting and finishes the requests in flight, then the admin listener
+// accepting and finishes the requests in flight (the handle endpoint stays
+// up meanwhile: those requests may call other deployments), then the
+// handle endpoint finishes its calls in flight and the admin listener
 // closes (the dashboard stays up while the gateway drains). It returns nil
 // after a clean shutdown. The controller must run until Run has returned,
 // so the replicas serve the requests drained: see Gateway.
@@ -142,11 +153,17 @@ func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAdmin()
+	handlesCtx, stopHandles := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHandles()
 	g.Go(func() error {
 		defer stopAdmin()
+		defer stopHandles()
 		return s.Ingress.Run(gctx)
 	})
 	g.Go(func() error { return s.Admin.Run(adminCtx) })
+	if s.Handles != nil {
+		g.Go(func() error { return s.Handles.Run(handlesCtx) })
+	}
 	err := g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
@@ -158,4 +175,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Close() {
 	s.Ingress.Close()
 	s.Admin.Close()
+	if s.Handles != nil {
+		s.Handles.Close()
+	}
 }

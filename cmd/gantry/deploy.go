@@ -138,7 +138,8 @@ func loadConfig(path string, fromRayService bool) (*config.Config, error) {
 	return cfg, nil
 }
 
-// absolutizeReplicaPaths rewrites every replica command and working_dir to
+// absolutizeReplicaPaths rewrites every replica command and working_dir
+// (and an import_path application's python and runtime_env.working_dir) to
 // what it resolves to against the config file's folder (cfg.BaseDir): the
 // gateway has no folder to resolve a relative path against, so the config
 // sent is self-contained. A replica's working_dir left out becomes the
@@ -152,6 +153,7 @@ func absolutizeReplicaPaths(cfg *config.Config) {
 	}
 	for i := range cfg.Applications {
 		a := &cfg.Applications[i]
+		a.ResolvePythonPaths(cfg.BaseDir)
 		for j := range a.Deployments {
 			d := &a.Deployments[j]
 			s, ok := resolved[key{a.EffectiveName(), d.Name}]

@@ -31,7 +31,8 @@ func serveKubernetes(ctx context.Context, f serveFlags, opts serve.Options) erro
 	// ours, and the GantryServices are the applied state: no Self, no Store.
 	// The controller follows until this gateway holds the Lease, and leaves
 	// the pods running when it stops, for the next leader to adopt.
-	gw, err := serve.NewGateway(opts, deploy.Options{Backend: kgw.Backend(), Logger: log, Follower: true, Detach: true})
+	gw, err := serve.NewGateway(opts, deploy.Options{Backend: kgw.Backend(), Logger: log, Follower: true, Detach: true,
+		Graphs: deploy.NoPython{Reason: deploy.NoPythonOnKubernetes}})
 	if err != nil {
 		return err
 	}

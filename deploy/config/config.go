@@ -88,13 +88,27 @@ type Application struct {
 	// read and write it as that null.
 	RoutePrefixNull bool `json:"-"`
 	// Ingress names the deployment that receives the application's traffic;
-	// default: the only deployment, else the first.
+	// default: the only deployment, else the first. Not set with
+	// import_path: the code's bound deployment is the ingress.
 	Ingress string `json:"ingress,omitempty"`
-	// ImportPath is Ray's Python entry point; refused (Gantry runs replica.command).
+	// ImportPath is Ray's Python entry point, "module:attribute" or
+	// "module.attribute", naming a bound application (Deployment.bind()).
+	// With it the application runs on the Python SDK's runner, one Gantry
+	// deployment per deployment of the bound graph, and deployments[] is
+	// optional: its entries override the code's options by name, without
+	// replica blocks. See python.go.
 	ImportPath string `json:"import_path,omitempty"`
-	// RuntimeEnv is Ray's Python runtime environment; refused.
+	// Python is the interpreter of an import_path application (Gantry
+	// addition): a command on PATH, or a path (relative to the config's
+	// folder) to an executable or a venv folder (its bin/python); default
+	// python3 on PATH.
+	Python string `json:"python,omitempty"`
+	// RuntimeEnv is Ray's runtime environment of an import_path
+	// application: working_dir (a local folder, relative to the config's
+	// folder; default the config's folder) and env_vars. Fields that would
+	// build a Python environment (pip, conda, py_modules...) are refused.
 	RuntimeEnv map[string]any `json:"runtime_env,omitempty"`
-	// Args are Ray's application builder args; refused (use replica.env).
+	// Args are Ray's application builder args; refused.
 	Args map[string]any `json:"args,omitempty"`
 	// Deployments are the application's deployments.
 	Deployments []Deployment `json:"deployments"`

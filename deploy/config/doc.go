@@ -19,8 +19,9 @@
 // "applications[0].deployments[1].max_ongoing_requests" and the message says
 // what is allowed and what was given. Unknown fields are problems (each with
 // its path and the fields allowed there), so are values of the wrong type,
-// and so are Ray-only fields Gantry cannot honour (import_path, runtime_env,
-// args, grpc_servicer_functions), with a message saying what to use instead.
+// and so are Ray-only fields Gantry cannot honour (args,
+// grpc_servicer_functions, runtime_env's pip, conda, py_modules and remote
+// working_dir URIs), with a message saying what to use instead.
 // Validate runs the value checks alone, e.g. on a Config built in code.
 // Syntax errors name the line of the problem (the YAML library's own line
 // is off by one for parser errors; see syntax.go) and quote it.
@@ -59,6 +60,18 @@
 // fields that differ; the
 // listener methods (HTTPAddr, GRPCAddr, DashboardAddr, KeepAliveTimeout,
 // MaxRequestBodyBytes, MaxHeaderBytes) return the effective settings.
+//
+// # Python applications
+//
+// An application with import_path (python.go) runs Ray Serve code on the
+// gantry-serve runner: its deployments[] entries are optional overrides
+// without replica blocks, python names the interpreter (default python3;
+// a path or venv folder resolves against BaseDir), and runtime_env takes
+// a local working_dir (a local:// URI too) and env_vars. PythonApp
+// resolves them; MergeDeployment merges a deployment's options from code
+// under its override as Ray does; ResolvePythonPaths makes the paths
+// absolute for gantry deploy. The deployments themselves come from the
+// code, which package deploy imports.
 //
 // Keeping applied configs (the state dir's applied.json) is the
 // controller's business and lives in package deploy (Store).

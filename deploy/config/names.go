@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -61,3 +62,18 @@ func (v *validator) workerGroupName(path, s string) {
 func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// CheckName returns an error when s cannot be the name of an application
+// or deployment (what says which), for names that come from elsewhere than
+// a config: the deployments a Python application's code binds.
+func CheckName(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("a %s name must not be empty", what)
+	}
+	v := &validator{}
+	v.name("", what, s)
+	if len(v.problems) > 0 {
+		return fmt.Errorf("%s name %q: %s", what, truncateMsg(s, 60), v.problems[0].Message)
+	}
+	return nil
+}

@@ -163,17 +163,10 @@ func (v *validator) applications(apps []Application) {
 		}
 		v.name(p+".name", "application", name)
 		v.routePrefix(p, i, a, prefixes)
-		if a.ImportPath != "" {
-			v.addf(p+".import_path", "not supported (got %q): Gantry runs replica processes, not Python import paths; "+
-				"set deployments[].replica.command instead (for Python replicas, run your server with the Gantry Python SDK)", a.ImportPath)
-		}
-		if len(a.RuntimeEnv) > 0 {
-			v.addf(p+".runtime_env", "not supported: Gantry does not build Python environments; put environment variables "+
-				"in deployments[].replica.env and install dependencies into the replica's image or venv")
-		}
+		v.pythonApp(p, a)
 		if len(a.Args) > 0 {
-			v.addf(p+".args", "not supported: application builder args need Ray's Python runtime; "+
-				"pass settings through deployments[].replica.env or user_config")
+			v.addf(p+".args", "not supported: Gantry imports a bound application (import_path names a Deployment.bind(...) "+
+				"result, not a builder function); pass settings through user_config or runtime_env.env_vars")
 		}
 		v.logging(p+".logging_config", a.LoggingConfig)
 		v.deployments(p, a)
@@ -225,7 +218,7 @@ func reservedPrefix(prefix string) bool {
 }
 
 func (v *validator) deployments(p string, a *Application) {
-	if len(a.Deployments) == 0 {
+	if len(a.Deployments) == 0 && !a.IsPython() {
 		v.addf(p+".deployments", "at least one deployment is required")
 	}
 	seen := map[string]int{}
@@ -243,9 +236,9 @@ func (v *validator) deployments(p string, a *Application) {
 			names = append(names, strconv.Quote(d.Name))
 		}
 		v.name(dp+".name", "deployment", d.Name)
-		v.deployment(dp, d)
+		v.deployment(dp, d, a.IsPython())
 	}
-	if _, ok := seen[a.Ingress]; a.Ingress != "" && !ok {
+	if _, ok := seen[a.Ingress]; a.Ingress != "" && !ok && !a.IsPython() {
 		v.addf(p+".ingress", "%q is not a deployment of this application; must be one of: %s", a.Ingress, strings.Join(names, ", "))
 	}
 }

@@ -8,7 +8,9 @@ import (
 // reservedEnv are the variables Gantry sets for every replica.
 var reservedEnv = []string{"PORT", "GANTRY_REPLICA_ID", "GANTRY_DEPLOYMENT", "GANTRY_APPLICATION", "GANTRY_USER_CONFIG"}
 
-func (v *validator) deployment(p string, d *Deployment) {
+// deployment checks deployment d at path p; python says its application
+// has an import_path, so it has no replica block.
+func (v *validator) deployment(p string, d *Deployment, python bool) {
 	auto := d.NumReplicas != nil && d.NumReplicas.Auto
 	if n := d.NumReplicas; n != nil && !n.Auto {
 		if n.Count < 0 {
@@ -36,7 +38,13 @@ func (v *validator) deployment(p string, d *Deployment) {
 		v.addf(p+".user_config", "nested %d levels deep; at most %d levels of lists and objects are allowed", n, MaxUserConfigDepth)
 	}
 	v.actorOptions(p+".ray_actor_options", d.RayActorOptions)
-	v.replica(p+".replica", d.Replica)
+	switch {
+	case python && d.Replica != nil:
+		v.addf(p+".replica", "must not be set in an application with import_path: its deployments run on the Python "+
+			"SDK's runner (python -m gantry_serve.replica); remove replica, or remove import_path and run your own command")
+	case !python:
+		v.replica(p+".replica", d.Replica)
+	}
 }
 
 // autoscaling checks an autoscaling_config; a is nil for num_replicas: auto
@@ -100,14 +108,15 @@ func (v *validator) actorOptions(p string, o *RayActorOptions) {
 		v.nonNegative(pathKey(p+".resources", k), &r)
 	}
 	if len(o.RuntimeEnv) > 0 {
-		v.addf(p+".runtime_env", "not supported: Gantry does not build Python environments; put environment variables "+
-			"in replica.env and install dependencies into the replica's image or venv")
+		v.addf(p+".runtime_env", "not supported per deployment: set the application's runtime_env (working_dir, env_vars), "+
+			"and install dependencies into the application's python (or the replica's image or venv)")
 	}
 }
 
 func (v *validator) replica(p string, r *ReplicaConfig) {
 	if r == nil {
-		v.addf(p, `is required: it says how to run one replica, e.g. replica: {command: ["python3", "server.py"]}`)
+		v.addf(p, `is required: it says how to run one replica, e.g. replica: {command: ["python3", "server.py"]}; `+
+			`or give the application an import_path to run a Ray Serve Python application on the gantry-serve runner`)
 		return
 	}
 	switch {

@@ -72,6 +72,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 		r.Delete(p, s.deleteApplications)
 	}
 	r.Get("/api/gantry/applications", s.getGantryApplications)
+	r.Get("/api/gantry/handle", s.getHandle)
 	s.dashboardRoutes(r)
 }
 
@@ -245,6 +246,7 @@ func (s *Server) rayApplication(a deploy.AppStatus) RayApplication {
 		LastDeployedTimeS: unixSeconds(a.LastDeployedTime),
 		Source:            "declarative",
 		Deployments:       map[string]RayDeployment{},
+		DeployedAppConfig: rayAppConfig(a.Config, s.baseDir()),
 	}
 	if a.RoutePrefix != "" {
 		v.RoutePrefix = strPtr(a.RoutePrefix)

@@ -2,10 +2,12 @@ package admin
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 
 	"gantry.dev/gantry/deploy"
 	"gantry.dev/gantry/deploy/config"
+	"gantry.dev/gantry/internal/respond"
 )
 
 // Gantry's view, GET /api/gantry/applications: the same shape as Ray's
@@ -75,6 +77,10 @@ type GantryReplica struct {
 	Address string `json:"address"`
 	// Inflight is the number of requests the replica is serving now.
 	Inflight int64 `json:"inflight"`
+	// MultiplexedModelIDs are the multiplexed models the replica last said
+	// it has loaded (Gantry-Multiplexed-Models); empty for one that does
+	// not multiplex.
+	MultiplexedModelIDs []string `json:"multiplexed_model_ids"`
 	// Slice is the TPU slice the replica holds; absent without one.
 	Slice *GantrySlice `json:"slice,omitempty"`
 	// Members are the replica's processes, one per host of its slice;
@@ -127,7 +133,11 @@ func (s *Server) gantryInstance(snap *deploy.Snapshot) GantryInstance {
 			}
 			gd.RayDeployment.Replicas = nil
 			for _, r := range d.Replicas {
-				gd.Replicas = append(gd.Replicas, s.gantryReplica(r, traffic.Inflight[r.ID]))
+				gr := s.gantryReplica(r, traffic.Inflight[r.ID])
+				if ids := traffic.Models[r.ID]; ids != nil {
+					gr.MultiplexedModelIDs = ids
+				}
+				gd.Replicas = append(gd.Replicas, gr)
 			}
 			ga.Deployments[d.Deployment] = gd
 		}
@@ -144,6 +154,8 @@ func (s *Server) gantryReplica(r deploy.ReplicaStatus, inflight int64) GantryRep
 		Version:    r.Version,
 		Address:    r.Address,
 		Inflight:   inflight,
+
+		MultiplexedModelIDs: []string{},
 	}
 	if r.Slice >= 0 && r.Group != "" {
 		gr.Slice = &GantrySlice{Group: r.Group, Index: r.Slice}
@@ -152,4 +164,22 @@ func (s *Server) gantryReplica(r deploy.ReplicaStatus, inflight int64) GantryRep
 		gr.Members = append(gr.Members, GantryMember{Host: m.Host, Address: m.Address, PID: m.PID, LogPath: m.LogPath})
 	}
 	return gr
+}
+
+// GantryHandle is the answer of GET /api/gantry/handle: where a local
+// driver script (serve.run) makes handle calls, and with what token.
+type GantryHandle struct {
+	Address string `json:"address"`
+	Token   string `json:"token"`
+}
+
+// getHandle gives the handle endpoint's address and token to a client the
+// gateway already trusts with mutating calls (loopback without an admin
+// token, else the admin token: see auth.go).
+func (s *Server) getHandle(w http.ResponseWriter, _ *http.Request) {
+	if s.opts.HandleAddress == "" {
+		respond.Text(w, http.StatusNotFound, "this gateway has no handle endpoint")
+		return
+	}
+	respond.JSON(w, http.StatusOK, GantryHandle{Address: s.opts.HandleAddress, Token: s.opts.HandleToken})
 }

@@ -1,6 +1,12 @@
 package admin
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"maps"
+	"strings"
+
+	"gantry.dev/gantry/deploy/config"
+)
 
 // The JSON that Ray's dashboard answers on GET /api/serve/applications/:
 // ServeInstanceDetails and what it holds, from python/ray/serve/schema.py
@@ -86,10 +92,11 @@ type RayApplication struct {
 	Status            string  `json:"status"`
 	Message           string  `json:"message"`
 	LastDeployedTimeS float64 `json:"last_deployed_time_s"`
-	// DeployedAppConfig is always null here: Ray's schema for it
-	// (ServeApplicationSchema) requires a Python import_path, which Gantry
-	// applications do not have. Ray allows null (applications deployed
-	// without a config file). Gantry's view has the config as applied.
+	// DeployedAppConfig is the config as applied for an application with
+	// an import_path, in Ray's ServeApplicationSchema (Gantry's own fields
+	// left out: see rayAppConfig), and null for the others: Ray's schema
+	// requires an import_path, and allows null (applications deployed
+	// without a config file). Gantry's view has every config as applied.
 	DeployedAppConfig json.RawMessage `json:"deployed_app_config"`
 	// Source is "declarative": every Gantry application comes from a config.
 	Source                string                   `json:"source"`
@@ -149,4 +156,45 @@ type RayReplica struct {
 	// PID is member 0's process id; null before the process exists.
 	PID        *int    `json:"pid"`
 	StartTimeS float64 `json:"start_time_s"`
+}
+
+// rayAppConfig is an import_path application's config as Ray's
+// ServeApplicationSchema, which forbids fields it does not know: Gantry's
+// python and ingress, and deployments' idempotent, are left out (an
+// import_path application has no replica blocks), and a working_dir path
+// is written as a local:// URI of the folder it resolves to against base
+// (the config's folder), the only local form Ray's schema takes. It
+// is nil (JSON null)
+// for an application without an import_path.
+func rayAppConfig(a config.Application, base string) json.RawMessage {
+	if !a.IsPython() {
+		return nil
+	}
+	a.Python, a.Ingress = "", ""
+	if wd, ok := a.RuntimeEnv["working_dir"].(string); ok && !strings.Contains(wd, "://") {
+		env := maps.Clone(a.RuntimeEnv)
+		// Ray's schema takes only URIs here; the folder as resolved.
+		env["working_dir"] = config.LocalURIScheme + a.PythonApp(base).WorkingDir
+		a.RuntimeEnv = env
+	}
+	deps := make([]config.Deployment, len(a.Deployments))
+	for i, d := range a.Deployments {
+		d.Idempotent, d.Replica = false, nil
+		deps[i] = d
+	}
+	a.Deployments = deps
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// baseDir is the folder the applied config's relative paths resolve
+// against; "" when none is known.
+func (s *Server) baseDir() string {
+	if c := s.controller.Snapshot().Config; c != nil {
+		return c.BaseDir
+	}
+	return ""
 }

@@ -14,8 +14,9 @@ import (
 //   - it binds 127.0.0.1 by default, and New refuses any other address
 //     unless an admin token is set;
 //   - with a token, every call that changes something (any method but GET,
-//     HEAD and OPTIONS) and everything under /debug/pprof/ (whose cmdline
-//     would show an --admin-token flag) needs "Authorization: Bearer TOKEN".
+//     HEAD and OPTIONS), everything under /debug/pprof/ (whose cmdline
+//     would show an --admin-token flag) and /api/gantry/handle (the handle
+//     endpoint's token) need "Authorization: Bearer TOKEN".
 //
 // Reads stay open, as on Ray's dashboard. Ray's CLI sends the same header
 // when run with RAY_AUTH_MODE=token RAY_AUTH_TOKEN=TOKEN.
@@ -77,7 +78,8 @@ func requireAdminToken(token string) func(http.Handler) http.Handler {
 func needsToken(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return strings.HasPrefix(r.URL.Path, "/debug/pprof")
+		// The handle token lets its holder call every Python deployment.
+		return strings.HasPrefix(r.URL.Path, "/debug/pprof") || r.URL.Path == "/api/gantry/handle"
 	}
 	return true
 }

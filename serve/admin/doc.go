@@ -6,6 +6,13 @@
 // Ingress interface (its address, whether it drains, and its handler for
 // try-it).
 //
+// Ray's view holds exactly Ray's fields: deployed_app_config is the config
+// as applied for import_path applications (Gantry's own fields left out,
+// working_dir as a local:// URI) and null for the others. Gantry's view
+// adds, among others, each replica's multiplexed_model_ids; GET
+// /api/gantry/handle gives local driver scripts (serve.run) the handle
+// endpoint's address and token.
+//
 // The API starts processes: New refuses an address beyond loopback without
 // a token (CheckBind), and with a token every mutating call and pprof need
 // "Authorization: Bearer TOKEN".

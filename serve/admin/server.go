@@ -45,8 +45,11 @@ type Options struct {
 	Addr, HTTPAddr string
 	// Token, when set, is required (Authorization: Bearer) by every
 	// mutating call; without one Addr must be a loopback address.
-	Token  string
-	Logger *slog.Logger
+	Token string
+	// HandleAddress and HandleToken are the handle endpoint's, given to
+	// local driver scripts by GET /api/gantry/handle; "": it 404s.
+	HandleAddress, HandleToken string
+	Logger                     *slog.Logger
 }
 
 // Server is the admin listener: the REST API, /metrics, pprof and the

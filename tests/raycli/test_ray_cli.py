@@ -72,14 +72,15 @@ def ray_env(home, token=None):
 
 
 class Gateway:
-    def __init__(self, binaries, tmp_path, token=None):
+    def __init__(self, binaries, tmp_path, token=None, applications=None):
         self.pid_dir = tmp_path / "pids"
         self.pid_dir.mkdir()
         self.http_port, self.dashboard_port = free_port(), free_port()
         self.address = f"http://127.0.0.1:{self.dashboard_port}"
         replica = str(binaries / "testreplica")
         config = tmp_path / "serve.yaml"
-        config.write_text(yaml.safe_dump({"applications": [
+        self.names = {a["name"] for a in applications} if applications else {"app", "second"}
+        config.write_text(yaml.safe_dump({"applications": applications or [
             {"name": "app", "route_prefix": "/", "deployments": [
                 {"name": "d", "num_replicas": 2, "graceful_shutdown_timeout_s": 5,
                  "replica": {"command": [replica], "env": {"TESTREPLICA_PID_DIR": str(self.pid_dir)}}}]},
@@ -108,7 +109,7 @@ class Gateway:
             apps = self.applications()
         except (urllib.error.URLError, ConnectionError):
             return False
-        return len(apps) == 2 and all(a["status"] == "RUNNING" for a in apps.values())
+        return set(apps) == self.names and all(a["status"] == "RUNNING" for a in apps.values())
 
     def pids(self):
         return [int(p.name) for p in self.pid_dir.iterdir()]
@@ -208,3 +209,61 @@ def test_version_endpoint(gateway):
     assert set(v) == {"version", "ray_version", "ray_commit", "session_name"}
     from packaging.version import Version
     assert Version(v["ray_version"]) >= Version("1.12")
+
+
+PYAPP = """
+from ray import serve
+
+@serve.deployment
+class Model:
+    def __call__(self, x):
+        return x
+
+@serve.deployment
+class Ingress:
+    def __init__(self, model):
+        self.model = model
+
+    async def __call__(self, request):
+        return await self.model.remote("ok")
+
+app = Ingress.bind(Model.bind())
+"""
+
+
+def test_import_path_application(binaries, tmp_path):
+    """An import_path application (run by gantry-serve from the Python in
+    GANTRY_TEST_PYTHON, which make test-go sets) shows in Ray's CLI with its
+    deployed_app_config as applied."""
+    python = os.environ.get("GANTRY_TEST_PYTHON")
+    if not python:
+        pytest.skip("GANTRY_TEST_PYTHON is not set: no Python with gantry-serve to run the application")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "pyapp.py").write_text(PYAPP)
+    g = Gateway(binaries, tmp_path, applications=[{
+        "name": "py", "route_prefix": "/", "import_path": "pyapp:app", "python": python,
+        "runtime_env": {"working_dir": str(tmp_path / "app"), "env_vars": {"A": "b"}},
+        "deployments": [{"name": "Model", "num_replicas": 2}],
+    }])
+    try:
+        wait_for("the Python application RUNNING", g.all_running, within=90)
+        from ray.serve.schema import ServeInstanceDetails
+        details = ServeInstanceDetails(**g.get("/api/serve/applications/"))
+        applied = details.applications["py"].deployed_app_config
+        assert applied.import_path == "pyapp:app"
+        assert applied.runtime_env["env_vars"] == {"A": "b"}
+        assert [d.name for d in applied.deployments] == ["Model"]
+
+        env = ray_env(tmp_path)
+        r = serve_cli("status", "-a", g.address, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        deps = yaml.safe_load(r.stdout)["applications"]["py"]["deployments"]
+        assert deps["Model"]["status"] == "HEALTHY" and deps["Ingress"]["status"] == "HEALTHY", r.stdout
+        assert deps["Model"]["replica_states"] == {"RUNNING": 2}, r.stdout
+
+        r = serve_cli("config", "-a", g.address, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert yaml.safe_load(r.stdout)["import_path"] == "pyapp:app", r.stdout
+    finally:
+        g.stop()
+        print("--- gantry log:\n" + (tmp_path / "gantry.log").read_text(errors="replace"))

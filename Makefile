@@ -83,9 +83,9 @@ $(PY_VENV)/.installed: python/requirements-test.txt python/pyproject.toml
 	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e ./python
 	touch $@
 
-## test-flax: the Flax Stable Diffusion example (examples/stable-diffusion/flax) with its tiny pipeline on 4 CPU devices: the model, its replicas on the SDK's runner, and serve-flax.yaml on a real gantry
-test-flax: flax-venv build
-	GANTRY_BIN=$(CURDIR)/bin/gantry GANTRY_SD_CACHE=$(GANTRY_SD_CACHE) $(FLAX_VENV)/bin/python -m pytest -q -p no:cacheprovider $(FLAX_EXAMPLE)/tests
+## test-flax: the Flax Stable Diffusion example (examples/stable-diffusion/flax) with its tiny pipeline on 4 CPU devices: the model, its replicas on the SDK's runner, and serve-flax.yaml on a real gantry (checked with Ray's serve status too)
+test-flax: flax-venv raycli-venv build
+	GANTRY_BIN=$(CURDIR)/bin/gantry RAY_SERVE_CLI=$(CURDIR)/$(VENV)/bin/serve GANTRY_SD_CACHE=$(GANTRY_SD_CACHE) $(FLAX_VENV)/bin/python -m pytest -q -p no:cacheprovider $(FLAX_EXAMPLE)/tests
 
 ## flax-venv: the Python venv of the Flax example and test-flax: jax[cpu], flax, transformers, diffusers, fastapi, pinned in examples/stable-diffusion/flax/requirements.txt, and the SDK (editable, from python/)
 flax-venv: $(FLAX_VENV)/.installed

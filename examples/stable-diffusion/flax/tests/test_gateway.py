@@ -3,7 +3,8 @@ deployments with the SDK's runner (APIIngress calls StableDiffusion through
 the gateway's handle endpoint), and clients get PNGs from the Flax pipeline.
 
 The gantry binary is $GANTRY_BIN (make test-flax builds bin/gantry), else it
-is built here with `go build`.
+is built here with `go build`. Ray's own `serve` CLI is $RAY_SERVE_CLI, else
+.venv-ci/bin/serve (make raycli-venv).
 """
 
 import concurrent.futures
@@ -66,7 +67,12 @@ def gateway(gantry_bin, processes, tmp_path_factory):
         return status == 200 and app.get("status") == "RUNNING"
 
     wait_for(running, 180, "application stable_diffusion to be RUNNING", log)
-    return {"url": f"http://127.0.0.1:{http}", "api": api, "log": log}
+    return {
+        "url": f"http://127.0.0.1:{http}",
+        "admin": f"http://127.0.0.1:{admin}",
+        "api": api,
+        "log": log,
+    }
 
 
 def png(body):
@@ -88,6 +94,20 @@ def test_both_deployments_are_healthy(gateway):
         "StableDiffusion": "HEALTHY",
     }
     assert app["deployed_app_config"]["import_path"] == "stable_diffusion_tpu:deployment"
+
+
+def test_rays_serve_status_shows_both_deployments_healthy(gateway):
+    cli = os.environ.get("RAY_SERVE_CLI") or os.path.join(REPO, ".venv-ci", "bin", "serve")
+    assert os.path.exists(cli), f"Ray's serve CLI not found at {cli}: run make raycli-venv or set RAY_SERVE_CLI"
+    out = subprocess.run(
+        [cli, "status", "-a", gateway["admin"]],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    app = out[out.index("stable_diffusion:"):]
+    assert "status: RUNNING" in app
+    for name in ("APIIngress", "StableDiffusion"):
+        section = app[app.index(f"{name}:"):]
+        assert section.split("\n", 2)[1].strip() == "status: HEALTHY", out
 
 
 def test_get_imagine_returns_a_png(gateway):

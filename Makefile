@@ -72,7 +72,7 @@ $(OIP_VENV)/.installed: tests/oip/requirements.txt
 
 ## test-python: the Python SDK's tests (python/tests): batching, multiplexing, handles through real replica processes, streaming, errors, build, the ray.serve shim
 test-python: py-venv
-	cd python && ../$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	cd python && $(abspath $(PY_VENV))/bin/python -m pytest -q -p no:cacheprovider tests
 
 ## py-venv: the Python venv test-python needs: the SDK (editable, from python/) with its pinned dependencies and pytest, pinned in python/requirements-test.txt
 py-venv: $(PY_VENV)/.installed

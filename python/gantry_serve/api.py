@@ -5,8 +5,9 @@ against a gateway's REST API.
 ``http://127.0.0.1:8265``; ``GANTRY_ADMIN_TOKEN`` is sent when set) as an ``import_path``
 application: the gateway imports the module that holds ``app`` from its file's folder, so
 ``app`` must be a module-level variable of the script (or of an importable module), and the
-script's client code belongs under ``if __name__ == "__main__":``. It keeps the gateway's
-other applications, waits until the application is RUNNING and returns a handle to its
+script's client code belongs under ``if __name__ == "__main__":``. It re-applies the
+gateway's whole config (from ``GET /api/gantry/applications``) with only this application
+added or replaced, waits until the application is RUNNING and returns a handle to its
 ingress. Inside a replica or the builder, ``serve.run`` deploys nothing and returns a handle.
 ``serve.start()`` starts ``gantry serve`` (from PATH or ``GANTRY_BINARY``) when no gateway
 answers and one is installed.
@@ -119,14 +120,20 @@ def _import_path_of(app: Application) -> tuple[str, str]:
     )
 
 
-def _app_configs() -> list[dict[str, Any]]:
-    apps = (_request("GET", "/api/serve/applications/") or {}).get("applications") or {}
-    configs = []
-    for detail in apps.values():
-        cfg = detail.get("deployed_app_config")
-        if cfg:
-            configs.append(cfg)
-    return configs
+def _applied_config() -> dict[str, Any]:
+    """The gateway's whole applied config (Gantry's view keeps http_options, worker_groups and
+    each application's python field, which Ray's view has no room for)."""
+    config = (_request("GET", "/api/gantry/applications") or {}).get("config")
+    return dict(config) if config else {"applications": []}
+
+
+def _put_applications(config: dict[str, Any], apps: list[dict[str, Any]]) -> None:
+    body = dict(config)
+    body["applications"] = apps
+    if apps:
+        _request("PUT", "/api/serve/applications/", body, timeout=60)
+    else:
+        _request("DELETE", "/api/serve/applications/", timeout=60)
 
 
 def _wait_running(name: str, timeout_s: float) -> None:
@@ -176,12 +183,13 @@ def run(
         "name": name,
         "import_path": import_path,
         "runtime_env": {"working_dir": working_dir},
-        "python": sys.executable,
+        "python": os.path.abspath(sys.executable),
     }
     if route_prefix is not None:
         app_cfg["route_prefix"] = route_prefix
-    others = [c for c in _app_configs() if c.get("name") != name]
-    _request("PUT", "/api/serve/applications/", {"applications": others + [app_cfg]}, timeout=60)
+    config = _applied_config()
+    others = [c for c in config.get("applications") or [] if c.get("name") != name]
+    _put_applications(config, others + [app_cfg])
     _wait_running(name, timeout_s)
     _configure_handles()
     handle = DeploymentHandle(ingress, name)
@@ -199,13 +207,15 @@ def status() -> dict[str, Any]:
     return _request("GET", "/api/serve/applications/") or {}
 
 
-def delete(name: str) -> None:
-    """Remove one application, keeping the others."""
-    others = [c for c in _app_configs() if c.get("name") != name]
-    if others:
-        _request("PUT", "/api/serve/applications/", {"applications": others}, timeout=60)
-    else:
-        _request("DELETE", "/api/serve/applications/", timeout=60)
+def delete(name: str, timeout_s: float = 60) -> None:
+    """Remove one application, keeping the others; return once the gateway no longer has it."""
+    config = _applied_config()
+    _put_applications(config, [c for c in config.get("applications") or [] if c.get("name") != name])
+    deadline = time.monotonic() + timeout_s
+    while name in ((_request("GET", "/api/serve/applications/") or {}).get("applications") or {}):
+        if time.monotonic() > deadline:
+            raise RayServeException(f"application {name!r} is still there {timeout_s} s after deleting it")
+        time.sleep(0.2)
 
 
 def shutdown() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 from typing import Any, AsyncIterator, Iterator
 from urllib.parse import quote
 
@@ -48,7 +49,8 @@ class DeploymentHandle:
         stream: bool = False,
     ):
         self.deployment_name = deployment_name
-        self.app_name = app_name
+        # Without an application: the one this replica belongs to (as Ray's handles).
+        self.app_name = app_name or os.environ.get("GANTRY_APPLICATION", "default")
         self._method = method_name
         self._model_id = multiplexed_model_id
         self._stream = stream

@@ -51,6 +51,12 @@ def load_application(import_path: str) -> Application:
             f"import_path {import_path!r}: {attr!r} is a deployment, not an application: "
             f"bind it ({attr} = {target.name}.bind(...)) and point import_path at the result"
         )
+    if type(target).__module__.split(".")[0] == "ray":
+        raise LoadError(
+            f"import_path {import_path!r}: {attr!r} is Ray's own {type(target).__name__}: Ray is installed in "
+            "this Python, so `from ray import serve` is Ray's; run the application with a Python that has "
+            "gantry-serve and not Ray, or import gantry_serve as serve"
+        )
     if not isinstance(target, Application):
         raise LoadError(
             f"import_path {import_path!r}: {attr!r} is a {type(target).__name__}, not a bound application "

@@ -2,7 +2,8 @@
 
 It stands in for the Go gateway (helper pygo's Go tests deploy import_path configs on the
 real one): it records each PUT /api/serve/applications/ body, reports every application it
-was given as RUNNING with Ray's `deployed_app_config`, answers /api/ray/version and
+was given as RUNNING, serves the applied config at /api/gantry/applications (starting with
+http_options, a worker group and one application), answers /api/ray/version and
 /api/gantry/handle. Usage: ``python standin_admin.py PORT RECORD_FILE HANDLE_ADDRESS``.
 """
 
@@ -19,9 +20,12 @@ from starlette.routing import Route
 
 
 def make_app(record: str, handle_address: str) -> Starlette:
-    apps: dict[str, dict] = {
-        "other": {"name": "other", "route_prefix": "/other", "import_path": "other:app"},
+    applied: dict = {
+        "http_options": {"port": 8123},
+        "worker_groups": [{"name": "tpu", "accelerator": "tpu-v4-podslice", "topology": "2x2x1"}],
+        "applications": [{"name": "other", "route_prefix": "/other", "import_path": "other:app", "python": "/opt/py"}],
     }
+    apps: dict[str, dict] = {a["name"]: a for a in applied["applications"]}
 
     async def version(request: Request) -> Response:
         return JSONResponse({"version": "4", "ray_version": "2.60.0", "ray_commit": "gantry"})
@@ -31,6 +35,8 @@ def make_app(record: str, handle_address: str) -> Starlette:
             body = await request.json()
             with open(record, "a") as f:
                 f.write(json.dumps(body) + "\n")
+            applied.clear()
+            applied.update(body)
             apps.clear()
             apps.update({a["name"]: a for a in body["applications"]})
             return Response(status_code=200)
@@ -41,6 +47,9 @@ def make_app(record: str, handle_address: str) -> Starlette:
             {"applications": {n: {"name": n, "status": "RUNNING", "deployed_app_config": c} for n, c in apps.items()}}
         )
 
+    async def gantry_applications(request: Request) -> Response:
+        return JSONResponse({"applications": {}, "config": applied})
+
     async def handle(request: Request) -> Response:
         return JSONResponse({"address": handle_address, "token": "from-admin"})
 
@@ -48,6 +57,7 @@ def make_app(record: str, handle_address: str) -> Starlette:
         routes=[
             Route("/api/ray/version", version),
             Route("/api/serve/applications/", applications, methods=["GET", "PUT", "DELETE"]),
+            Route("/api/gantry/applications", gantry_applications),
             Route("/api/gantry/handle", handle),
         ]
     )

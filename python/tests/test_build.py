@@ -58,3 +58,14 @@ def test_build_refuses_unbound_deployment() -> None:
     result = run_build("noisy:Hello")
     assert result.returncode == 1
     assert "is a deployment, not an application" in result.stderr
+
+
+def test_build_explains_an_application_of_installed_ray(tmp_path) -> None:
+    # A two-line stand-in for an installed Ray (the real one is not in this venv): the shim
+    # then stays out of the way and the app is Ray's own object.
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "__init__.py").write_text("class Application:\n    pass\n")
+    (tmp_path / "rayapp.py").write_text("import ray\napp = ray.Application()\n")
+    result = run_build("rayapp:app", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "'app' is Ray's own Application: Ray is installed in this Python" in result.stderr

@@ -40,7 +40,7 @@ def gateway() -> Iterator[dict[str, str]]:
         )
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         for dep in ("Model", "Ingress"):
-            wait_for(lambda: http_get(urls[dep] + "/-/healthz")[0] == 200, what=f"{dep} healthy")
+            wait_for(lambda dep=dep: http_get(urls[dep] + "/-/healthz")[0] == 200, what=f"{dep} healthy")
         transport.configure(urls["gw"], TOKEN)
         yield urls
     finally:
@@ -83,6 +83,13 @@ def test_streaming_async_and_sync_iteration(gateway: dict[str, str]) -> None:
         return [i async for i in handle.count.remote(5)]
 
     assert asyncio.run(consume()) == [0, 1, 2, 3, 4]
+
+
+def test_streaming_response_from_a_handle_stream(gateway: dict[str, str]) -> None:
+    status, headers, body = http_get(gateway["Ingress"] + "/stream_text?n=3")
+    assert status == 200
+    assert headers["content-type"].startswith("text/plain")
+    assert body == b"item-0\nitem-1\nitem-2\n"
 
 
 def test_stream_error_after_items(gateway: dict[str, str]) -> None:

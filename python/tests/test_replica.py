@@ -49,6 +49,7 @@ def test_call_gets_starlette_request_with_forwarded_prefix(models: str) -> None:
     assert doc["path"] == "/api/items/1"
     assert doc["root_path"] == "/api"
     assert (doc["app"], doc["deployment"], doc["replica"]) == ("demo", "Models", "Models-r1")
+    assert doc["tag_at_init"] == "Models-r1"  # the context is readable in __init__ too
 
 
 def test_multiplexed_lru_and_header(models: str) -> None:
@@ -68,6 +69,16 @@ def test_multiplexed_lru_and_header(models: str) -> None:
     assert header.split(",") == ["b", "c"]
     status, headers, _ = http_get(models + "/-/healthz")
     assert headers["gantry-multiplexed-models"] == "b,c"
+
+
+def test_function_deployment_with_module_level_loader(processes: Processes) -> None:
+    base = start_replica(processes, "adapters:app", "Adapters")
+    status, headers, _ = http_get(base + "/-/healthz")
+    assert headers["gantry-multiplexed-models"] == ""
+    for model in ("x", "y"):
+        status, headers, body = http_get(base + "/", {"serve_multiplexed_model_id": model})
+        assert (status, body) == (200, f"adapter-{model}".encode())
+        assert headers["gantry-multiplexed-models"] == model  # limit 1: the other was evicted
 
 
 def test_reconfigure_and_check_health(models: str) -> None:
@@ -132,3 +143,25 @@ def test_constructor_failure_exits_1(processes: Processes, tmp_path) -> None:
     assert proc.wait(30) == 1
     text = log.read_text()
     assert "deployment 'Failing' failed to start: RuntimeError: no weights here" in text
+
+
+def test_missing_port_is_named(processes: Processes, tmp_path) -> None:
+    log = tmp_path / "out.log"
+    env = {k: v for k, v in os.environ.items() if k != "PORT"}
+    proc = processes.start([PYTHON, "-m", "gantry_serve.replica", "plain:app", "Models"], env, log=log)
+    assert proc.wait(30) == 1
+    assert "PORT: must be the port to listen on (1-65535), got ''" in log.read_text()
+
+
+def test_sigterm_while_constructor_runs_exits(processes: Processes, tmp_path) -> None:
+    log = tmp_path / "out.log"
+    port = free_port()
+    proc = processes.start(
+        [PYTHON, "-m", "gantry_serve.replica", "slowinit:app", "Loading"], dict(os.environ, PORT=str(port)), log=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: "constructor started" in log.read_text(), what="the constructor to start")
+    status, _, body = http_get(base + "/-/healthz")
+    assert (status, body) == (503, b"starting: the deployment's constructor is running")
+    proc.terminate()
+    assert proc.wait(20) == 0

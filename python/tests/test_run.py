@@ -11,7 +11,7 @@ from conftest import APPS, PYTHON, Processes, free_port, http_get, wait_for
 import subprocess
 
 
-def test_serve_run_deploys_import_path_and_keeps_other_apps(processes: Processes, tmp_path) -> None:
+def test_serve_run_deploys_import_path_and_keeps_the_rest_of_the_config(processes: Processes, tmp_path) -> None:
     port = free_port()
     record = tmp_path / "puts.jsonl"
     processes.start([PYTHON, str(APPS.parent / "standin_admin.py"), str(port), str(record), "http://127.0.0.1:9"], dict(os.environ))
@@ -24,13 +24,15 @@ def test_serve_run_deploys_import_path_and_keeps_other_apps(processes: Processes
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"deployment": "Greeter", "app": "greet", "handle_address": "http://127.0.0.1:9"}
     put = json.loads(record.read_text().splitlines()[-1])
+    assert put["http_options"] == {"port": 8123}
+    assert put["worker_groups"][0]["name"] == "tpu"
     assert put["applications"] == [
-        {"name": "other", "route_prefix": "/other", "import_path": "other:app"},
+        {"name": "other", "route_prefix": "/other", "import_path": "other:app", "python": "/opt/py"},
         {
             "name": "greet",
             "import_path": "script:app",
             "runtime_env": {"working_dir": str(APPS / "driver")},
-            "python": sys.executable,
+            "python": os.path.abspath(sys.executable),
             "route_prefix": "/greet",
         },
     ]

@@ -49,13 +49,14 @@ class ReplicaApp:
         """Construct the user object, apply the initial user_config, start the ingress app's
         lifespan; on failure log why and stop the process (exit 1)."""
         try:
-            await self.servable.construct()
-            context.set_replica_context(
-                ReplicaContext(
-                    ReplicaID(self.replica_id, DeploymentID(self.servable.name, self.app_name)),
-                    self.servable.instance,
-                )
+            # Set before the constructor runs, so __init__ may read it (as in Ray); the
+            # servable_object is filled in once the object exists.
+            replica_ctx = ReplicaContext(
+                ReplicaID(self.replica_id, DeploymentID(self.servable.name, self.app_name)), None
             )
+            context.set_replica_context(replica_ctx)
+            await self.servable.construct()
+            replica_ctx.servable_object = self.servable.instance
             if self.user_config is not None:
                 if self.servable.has_reconfigure():
                     await self.servable.reconfigure(self.user_config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import traceback
 from typing import Any, AsyncIterator
 
 from starlette.requests import Request
@@ -69,7 +70,15 @@ async def handle_call(servable: Servable, request: Request) -> Response:
                 "handle.options(stream=True)"
             )
     except Exception as exc:
-        log.debug("handle call %s.%s raised %r", servable.name, method_name, exc)
+        # The caller gets the exception; the replica's log keeps the traceback.
+        log.warning(
+            "handle call %s.%s raised %s: %s\n%s",
+            servable.name,
+            method_name,
+            type(exc).__name__,
+            exc,
+            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        )
         body = wire.encode_error(exc)
         if stream:
             return Response(wire.frame(body), media_type=wire.CONTENT_TYPE)

@@ -9,13 +9,44 @@ Generators (sync or async) are returned unstarted for the caller to stream.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
+import sys
+import threading
 from typing import Any, Callable
 
 from ..deployment import Application
 from ..graph import Graph, replace_children
 from ..handle import DeploymentHandle
 from ..ingress import ingress_app
+
+
+async def _in_daemon_thread(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Run fn in a daemon thread (with the caller's contextvars) and await its result.
+
+    Unlike asyncio.to_thread, a constructor still loading a model when SIGTERM arrives does
+    not keep the process from exiting.
+    """
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():
+            (future.set_result if ok else future.set_exception)(value)
+
+    def run() -> None:
+        try:
+            outcome = (True, fn(*args, **kwargs))
+        except BaseException as exc:
+            outcome = (False, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:
+            pass  # the loop is gone: the replica is shutting down
+
+    ctx = contextvars.copy_context()
+    threading.Thread(target=ctx.run, args=(run,), name="gantry-serve-constructor", daemon=True).start()
+    return await future
 
 
 class UnknownMethodError(AttributeError):
@@ -43,13 +74,13 @@ class Servable:
         self._kwargs = replace_children(node.kwargs, handle_for)
         self.instance: Any = None
         self.asgi_app = ingress_app(self.target) if self.is_class else None
-        self.uses_multiplexing = self.is_class and any(
-            getattr(v, "__gantry_multiplexed__", False) for v in vars(self.target).values()
-        )
+        # A class's loaders are its methods; a function's live in its module.
+        scope = vars(self.target) if self.is_class else vars(sys.modules.get(self.target.__module__, inspect))
+        self.uses_multiplexing = any(getattr(v, "__gantry_multiplexed__", False) for v in list(scope.values()))
 
     async def construct(self) -> None:
         if self.is_class:
-            self.instance = await asyncio.to_thread(self.target, *self._args, **self._kwargs)
+            self.instance = await _in_daemon_thread(self.target, *self._args, **self._kwargs)
         else:
             if self._args or self._kwargs:
                 raise TypeError(f"function deployment {self.name!r} takes no bound arguments")
@@ -65,7 +96,7 @@ class Servable:
             public = sorted(
                 n for n in dir(self.target) if not n.startswith("_") and callable(getattr(self.target, n, None))
             )
-            if callable(getattr(self.target, "__call__", None)) and "__call__" in vars(self.target):
+            if "__call__" in vars(self.target):
                 public.insert(0, "__call__")
             raise UnknownMethodError(
                 f"deployment {self.name!r} has no method {name!r}; its methods: {', '.join(public) or 'none'}"
@@ -74,7 +105,8 @@ class Servable:
 
     async def call(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
         """Run fn; return its value, or the unstarted generator it made."""
-        target = fn if inspect.isroutine(fn) else getattr(fn, "__call__", fn)
+        # A callable object (not a function) is classified by its __call__ method.
+        target = fn if inspect.isroutine(fn) else type(fn).__call__
         if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target) or inspect.isgeneratorfunction(target):
             result = fn(*args, **kwargs)
         else:

@@ -4,6 +4,7 @@ shim when Ray is absent): a FastAPI ingress holding a handle to a model deployme
 import asyncio
 
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -88,6 +89,16 @@ class Ingress:
     async def stream(self, n: int) -> dict:
         gen = self.model.options(stream=True).count.remote(n)
         return {"items": [i async for i in gen]}
+
+    @api.get("/stream_text")
+    async def stream_text(self, n: int) -> StreamingResponse:
+        gen = self.model.options(stream=True).count_sync.remote(n)
+
+        async def lines():
+            async for item in gen:
+                yield item + "\n"
+
+        return StreamingResponse(lines(), media_type="text/plain")
 
 
 app = Ingress.bind(Model.options(user_config={"prefix": "v1"}).bind(3))

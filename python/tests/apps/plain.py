@@ -22,6 +22,7 @@ class Models:
         self.evicted: list[str] = []
         self.healthy = True
         self.inflight = 0
+        self.tag_at_init = serve.get_replica_context().replica_tag
 
     @serve.multiplexed(max_num_models_per_replica=2)
     async def get_model(self, model_id: str) -> TinyModel:
@@ -53,7 +54,8 @@ class Models:
             model = await self.get_model(model_id)
             body.update(model=model.name, loads=self.loads, evicted=self.evicted)
         ctx = serve.get_replica_context()
-        body.update(app=ctx.app_name, deployment=ctx.deployment, replica=ctx.replica_tag)
+        assert ctx.servable_object is self
+        body.update(app=ctx.app_name, deployment=ctx.deployment, replica=ctx.replica_tag, tag_at_init=self.tag_at_init)
         return body
 
 

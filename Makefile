@@ -9,12 +9,20 @@ VENV ?= .venv-ci
 OIP_VENV ?= .venv-oip
 # test-python runs the Python SDK's pytest suite from this venv (make py-venv).
 PY_VENV ?= .venv-py
+# test-flax runs the Flax Stable Diffusion example from its own venv (make
+# flax-venv): jax, flax, transformers and diffusers pinned in
+# examples/stable-diffusion/flax/requirements.txt, about 1 GB, and the SDK.
+FLAX_VENV ?= .venv-flax
+FLAX_EXAMPLE = examples/stable-diffusion/flax
+# Where the example caches its tiny pipeline and JAX's compiled programs;
+# CI keeps it between runs so the tier skips most compiles.
+GANTRY_SD_CACHE ?= $(HOME)/.cache/gantry-sd
 PYTHON ?= python3
 
-.PHONY: test test-go test-fuzz test-raycli raycli-venv test-oip oip-venv test-python py-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
+.PHONY: test test-go test-fuzz test-raycli raycli-venv test-oip oip-venv test-python py-venv test-flax flax-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
 
-## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), the fuzz targets for a bounded time, Ray's CLI and Triton's client against gantry, the Helm chart, and the dashboard in a browser
-test: test-go test-fuzz test-raycli test-oip test-python test-charts test-dashboard
+## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), the fuzz targets for a bounded time, Ray's CLI and Triton's client against gantry, the Python SDK, the Flax Stable Diffusion example, the Helm chart, and the dashboard in a browser
+test: test-go test-fuzz test-raycli test-oip test-python test-flax test-charts test-dashboard
 
 ## test-go: formatting, vet and every Go test with the race detector, the Kubernetes tests and the Python (import_path) applications' end-to-end tests included
 test-go: export GANTRY_K8S_TESTS=1
@@ -73,6 +81,19 @@ $(PY_VENV)/.installed: python/requirements-test.txt python/pyproject.toml
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
 	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e ./python
+	touch $@
+
+## test-flax: the Flax Stable Diffusion example (examples/stable-diffusion/flax) with its tiny pipeline on 4 CPU devices: the model, its replicas on the SDK's runner, and serve-flax.yaml on a real gantry (checked with Ray's serve status too)
+test-flax: flax-venv raycli-venv build
+	GANTRY_BIN=$(CURDIR)/bin/gantry RAY_SERVE_CLI=$(CURDIR)/$(VENV)/bin/serve GANTRY_SD_CACHE=$(GANTRY_SD_CACHE) $(FLAX_VENV)/bin/python -m pytest -q -p no:cacheprovider $(FLAX_EXAMPLE)/tests
+
+## flax-venv: the Python venv of the Flax example and test-flax: jax[cpu], flax, transformers, diffusers, fastapi, pinned in examples/stable-diffusion/flax/requirements.txt, and the SDK (editable, from python/)
+flax-venv: $(FLAX_VENV)/.installed
+
+$(FLAX_VENV)/.installed: $(FLAX_EXAMPLE)/requirements.txt python/pyproject.toml
+	$(PYTHON) -m venv $(FLAX_VENV)
+	$(FLAX_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(FLAX_EXAMPLE)/requirements.txt
+	$(FLAX_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e ./python
 	touch $@
 
 ## generate: regenerate the committed protobuf code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)

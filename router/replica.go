@@ -25,6 +25,9 @@ type Replica struct {
 	now       func() time.Time
 	grpc      *grpcConn // protocol grpc only; see grpc_replica.go
 	waker     waker     // tells the deployment when the replica is back (wake.go)
+	// onTrip counts the breaker's openings in the deployment's metrics;
+	// set by SetReplicas, called under gobreaker's lock.
+	onTrip atomic.Pointer[func()]
 }
 
 // ReplicaOptions tune a Replica's connections and breaker.
@@ -80,7 +83,7 @@ func NewReplica(id, addr string, opts ReplicaOptions) *Replica {
 			ReadBufferSize:        16 << 10,
 		},
 	}
-	r.breaker.onOpen = r.wakeAt
+	r.breaker.onOpen = r.breakerOpened
 	if opts.Protocol == "grpc" {
 		r.grpc = newGRPCConn(addr, opts.DialTimeout)
 	}
@@ -106,6 +109,15 @@ func (r *Replica) Draining() bool { return r.draining.Load() }
 // limit: not draining, below the limit, and its breaker not open.
 func (r *Replica) Available(limit int64) bool {
 	return !r.draining.Load() && r.inflight.Load() < limit && r.breaker.allows() && !r.down()
+}
+
+// breakerOpened runs as the breaker's open period begins: it is counted,
+// and the deployment is told when the period ends.
+func (r *Replica) breakerOpened(until time.Time) {
+	if f := r.onTrip.Load(); f != nil {
+		(*f)()
+	}
+	r.wakeAt(until)
 }
 
 // refusedFor is how long a replica that refused a connection stays out of

@@ -5,6 +5,7 @@
 //	GET  /id                 replica id and pid as JSON
 //	ANY  /slow?ms=N          answer after N ms (the id as body)
 //	GET  /stream?n=5&ms=300  n chunks, ms apart, flushed one by one
+//	GET  /bytes?n=N          N bytes of 'x' (a large response)
 //	ANY  /echo               the request: method, path, headers, body as JSON
 //	ANY  /reject             503 with Gantry-Rejected: 1
 //	POST /exit?code=N        exit at once with code N
@@ -17,6 +18,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -94,6 +96,18 @@ func handler(env replica.Env, userConfig *atomic.Value) http.Handler {
 			}
 			fmt.Fprintf(w, "data: chunk %d at %d\n\n", i, time.Now().UnixMilli())
 			f.Flush()
+		}
+	})
+	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		chunk := bytes.Repeat([]byte{'x'}, 32<<10)
+		for n > 0 {
+			k := min(n, len(chunk))
+			if _, err := w.Write(chunk[:k]); err != nil {
+				return
+			}
+			n -= k
 		}
 	})
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {

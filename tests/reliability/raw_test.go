@@ -74,3 +74,11 @@ func exchange(t *testing.T, addr, req string) answer {
 	}
 	return a
 }
+
+// readAll reads and closes resp's body; a body cut short reads as what
+// arrived.
+func readAll(resp *http.Response) string {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

@@ -43,6 +43,27 @@ type HTTPOptions struct {
 	MaxRequestBodyBytes int64 `json:"max_request_body_bytes,omitempty"`
 	// MaxHeaderBytes limits request headers (Gantry addition); default 1 MiB.
 	MaxHeaderBytes int `json:"max_header_bytes,omitempty"`
+	// The fields below are Gantry additions that bound what one client can
+	// hold (docs/limits.md); Ray's REST API does not show them.
+
+	// ReadHeaderTimeoutS bounds reading a request's head; default 10.
+	ReadHeaderTimeoutS *float64 `json:"read_header_timeout_s,omitempty"`
+	// MinBodyRateBytesPerS is the slowest average rate a request body may
+	// arrive at once SlowClientGraceS has passed (else 408); default 1024.
+	MinBodyRateBytesPerS *float64 `json:"min_body_rate_bytes_per_s,omitempty"`
+	// MinResponseRateBytesPerS is the slowest rate a client may read its
+	// response at, measured over SlowClientGraceS (else it is cut); default 1024.
+	MinResponseRateBytesPerS *float64 `json:"min_response_rate_bytes_per_s,omitempty"`
+	// SlowClientGraceS is how long a client may fall below either rate, and
+	// the longest wait for its next byte; default 10.
+	SlowClientGraceS *float64 `json:"slow_client_grace_s,omitempty"`
+	// MaxInferBodyBytes limits Open Inference Protocol REST bodies that the
+	// gateway must hold whole (to translate them for gRPC replicas);
+	// default 16 MiB.
+	MaxInferBodyBytes *int64 `json:"max_infer_body_bytes,omitempty"`
+	// MaxConnections limits open client connections on the HTTP port;
+	// default 10000, lowered to fit the open-file limit.
+	MaxConnections *int `json:"max_connections,omitempty"`
 }
 
 // GRPCOptions configures the gRPC ingress.
@@ -54,6 +75,15 @@ type GRPCOptions struct {
 	GRPCServicerFunctions []string `json:"grpc_servicer_functions,omitempty"`
 	// RequestTimeoutS bounds a gRPC call; unset: no timeout.
 	RequestTimeoutS *float64 `json:"request_timeout_s,omitempty"`
+	// MaxReceiveMessageBytes limits one message from a client (Gantry
+	// addition); default 16 MiB.
+	MaxReceiveMessageBytes *int `json:"max_receive_message_bytes,omitempty"`
+	// MaxConcurrentStreams limits the calls open at once on one client
+	// connection (Gantry addition); default 100.
+	MaxConcurrentStreams *int `json:"max_concurrent_streams,omitempty"`
+	// MaxConnections limits open client connections on the gRPC port
+	// (Gantry addition); default 10000, lowered to fit the open-file limit.
+	MaxConnections *int `json:"max_connections,omitempty"`
 }
 
 // DashboardOptions configures the admin surface (REST API, /metrics, web UI).

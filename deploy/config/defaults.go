@@ -22,6 +22,16 @@ const (
 	DefaultMaxRequestBodyBytes = 100 << 20
 	DefaultMaxHeaderBytes      = 1 << 20
 
+	// Bounds on what one client can hold (docs/limits.md).
+	DefaultReadHeaderTimeout        = 10 * time.Second
+	DefaultMinBodyRateBytesPerS     = 1024
+	DefaultMinResponseRateBytesPerS = 1024
+	DefaultSlowClientGrace          = 10 * time.Second
+	DefaultMaxInferBodyBytes        = 16 << 20
+	DefaultMaxConnections           = 10000
+	DefaultMaxReceiveMessageBytes   = 16 << 20
+	DefaultMaxConcurrentStreams     = 100
+
 	DefaultApplicationName = "default"
 	DefaultRoutePrefix     = "/"
 
@@ -300,6 +310,65 @@ func (c *Config) MaxHeaderBytes() int {
 		return n
 	}
 	return DefaultMaxHeaderBytes
+}
+
+// ReadHeaderTimeout bounds reading a request's head (default 10s).
+func (c *Config) ReadHeaderTimeout() time.Duration {
+	return durationOrDefault(c.HTTPOptions.ReadHeaderTimeoutS, DefaultReadHeaderTimeout)
+}
+
+// MinBodyRate is the slowest average rate, in bytes per second, a request
+// body may arrive at after SlowClientGrace (default 1024).
+func (c *Config) MinBodyRate() float64 {
+	return floatOrDefault(c.HTTPOptions.MinBodyRateBytesPerS, DefaultMinBodyRateBytesPerS)
+}
+
+// MinResponseRate is the slowest rate, in bytes per second, a client may
+// read its response at (default 1024).
+func (c *Config) MinResponseRate() float64 {
+	return floatOrDefault(c.HTTPOptions.MinResponseRateBytesPerS, DefaultMinResponseRateBytesPerS)
+}
+
+// SlowClientGrace is how long a client may fall below the minimum rates,
+// and the longest wait for its next byte either way (default 10s).
+func (c *Config) SlowClientGrace() time.Duration {
+	return durationOrDefault(c.HTTPOptions.SlowClientGraceS, DefaultSlowClientGrace)
+}
+
+// MaxInferBodyBytes limits the Open Inference Protocol REST bodies the
+// gateway holds whole (default 16 MiB).
+func (c *Config) MaxInferBodyBytes() int64 {
+	return valueOrDefault(c.HTTPOptions.MaxInferBodyBytes, DefaultMaxInferBodyBytes)
+}
+
+// MaxHTTPConnections limits open connections on the HTTP port, before the
+// open-file limit is considered (default 10000).
+func (c *Config) MaxHTTPConnections() int {
+	return valueOrDefault(c.HTTPOptions.MaxConnections, DefaultMaxConnections)
+}
+
+// MaxGRPCConnections limits open connections on the gRPC port, before the
+// open-file limit is considered (default 10000).
+func (c *Config) MaxGRPCConnections() int {
+	return valueOrDefault(c.GRPCOptions.MaxConnections, DefaultMaxConnections)
+}
+
+// MaxReceiveMessageBytes limits one gRPC message from a client (default 16 MiB).
+func (c *Config) MaxReceiveMessageBytes() int {
+	return valueOrDefault(c.GRPCOptions.MaxReceiveMessageBytes, DefaultMaxReceiveMessageBytes)
+}
+
+// MaxConcurrentStreams limits the gRPC calls open at once on one client
+// connection (default 100).
+func (c *Config) MaxConcurrentStreams() int {
+	return valueOrDefault(c.GRPCOptions.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
+}
+
+func valueOrDefault[T int | int64](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 func joinHostPort(host, defHost string, port, defPort int) string {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,23 @@ func (v *validator) httpOptions(h *HTTPOptions) {
 	if h.MaxHeaderBytes < 0 {
 		v.addf(p+".max_header_bytes", "must be >= 1 (or omitted for %d), got %d", DefaultMaxHeaderBytes, h.MaxHeaderBytes)
 	}
+	v.positive(p+".read_header_timeout_s", h.ReadHeaderTimeoutS)
+	v.positive(p+".min_body_rate_bytes_per_s", h.MinBodyRateBytesPerS)
+	v.positive(p+".min_response_rate_bytes_per_s", h.MinResponseRateBytesPerS)
+	v.positive(p+".slow_client_grace_s", h.SlowClientGraceS)
+	atLeastOne(v, p+".max_infer_body_bytes", h.MaxInferBodyBytes, DefaultMaxInferBodyBytes, math.MaxInt64)
+	atLeastOne(v, p+".max_connections", h.MaxConnections, DefaultMaxConnections, maxConnections)
+}
+
+// maxConnections is the largest max_connections: more than any process
+// can hold open.
+const maxConnections = 1 << 24
+
+// atLeastOne reports a set count outside 1..most.
+func atLeastOne[T int | int64](v *validator, path string, n *T, def, most T) {
+	if n != nil && (*n < 1 || *n > most) {
+		v.addf(path, "must be in 1..%d (or omitted for %d), got %d", most, def, *n)
+	}
 }
 
 func (v *validator) grpcOptions(g *GRPCOptions) {
@@ -94,6 +112,9 @@ func (v *validator) grpcOptions(g *GRPCOptions) {
 			"replica.protocol: grpc, without servicer functions; remove this list")
 	}
 	v.positive(p+".request_timeout_s", g.RequestTimeoutS)
+	atLeastOne(v, p+".max_receive_message_bytes", g.MaxReceiveMessageBytes, DefaultMaxReceiveMessageBytes, math.MaxInt32)
+	atLeastOne(v, p+".max_concurrent_streams", g.MaxConcurrentStreams, DefaultMaxConcurrentStreams, math.MaxInt32)
+	atLeastOne(v, p+".max_connections", g.MaxConnections, DefaultMaxConnections, maxConnections)
 }
 
 // listeners reports two listeners on the same port.

@@ -8,7 +8,12 @@
 //
 // The API starts processes: New refuses an address beyond loopback without
 // a token (CheckBind), and with a token every mutating call and pprof need
-// "Authorization: Bearer TOKEN".
+// "Authorization: Bearer TOKEN". Against browsers on the same machine
+// (guardBrowser): without a token only a loopback Host header (localhost,
+// *.localhost, a loopback IP) is answered (403 otherwise, against DNS
+// rebinding), and a write whose Origin is neither its Host nor a loopback
+// origin (or, without an Origin, says Sec-Fetch-Site: cross-site) is
+// refused with 403, token or not.
 //
 // The web dashboard (dashboard/, embedded) is served at / with relative URLs
 // only, so it works under a path prefix; ?static=1 makes a page that

@@ -104,6 +104,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
+	r.Use(guardBrowser(s.opts.Token))
 	r.Use(requireAdminToken(s.opts.Token))
 	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	r.Get("/-/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("success")) })

@@ -19,7 +19,8 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.RunWithBinaries(m, &binDir, "gantry.dev/gantry/cmd/gantry", "gantry.dev/gantry/internal/testreplica"))
+	os.Exit(testenv.RunWithBinaries(m, &binDir, "gantry.dev/gantry/cmd/gantry",
+		"gantry.dev/gantry/internal/testreplica", "gantry.dev/gantry/internal/testgrpcreplica"))
 }
 
 func testreplicaPath() string { return filepath.Join(binDir, "testreplica") }
@@ -38,8 +39,8 @@ type gateway struct {
 // unknownFieldRE finds the config loader's "PATH: unknown field" lines.
 var unknownFieldRE = regexp.MustCompile(`(?m)^(\S+): unknown field`)
 
-// startGateway runs `gantry serve` with config (YAML; TESTREPLICA stands for
-// the test replica's path) on free ports, and waits until its admin
+// startGateway runs `gantry serve` with config (YAML; TESTREPLICA and
+// TESTGRPCREPLICA stand for the test replicas' paths) on free ports, and waits until its admin
 // listener answers. A config field this build does not know skips the
 // test, naming the field: the limit it configures is not implemented yet.
 // The process is killed when the test ends; its output is logged if the
@@ -48,6 +49,7 @@ func startGateway(t *testing.T, config string) *gateway {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "serve.yaml")
 	config = strings.ReplaceAll(config, "TESTREPLICA", strconv.Quote(testreplicaPath()))
+	config = strings.ReplaceAll(config, "TESTGRPCREPLICA", strconv.Quote(filepath.Join(binDir, "testgrpcreplica")))
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +273,19 @@ func (g *gateway) memory(t *testing.T) (rss, peak int64) {
 		return 0
 	}
 	return field("VmRSS"), field("VmHWM")
+}
+
+// accessLogged counts the gateway's access log lines for requests to path
+// answered with status.
+func (g *gateway) accessLogged(path string, status int) int {
+	n := 0
+	for line := range strings.SplitSeq(g.stderr.String(), "\n") {
+		if strings.Contains(line, "msg=access ") && strings.Contains(line, " path="+path+" ") &&
+			strings.Contains(line, " status="+strconv.Itoa(status)+" ") {
+			n++
+		}
+	}
+	return n
 }
 
 // openFDs counts the gateway's open file descriptors.

@@ -50,7 +50,12 @@ type answer struct {
 
 // readAnswer reads one response from c within rawTimeout.
 func readAnswer(c net.Conn, start time.Time) (answer, error) {
-	c.SetReadDeadline(time.Now().Add(rawTimeout))
+	return readAnswerWithin(c, start, rawTimeout)
+}
+
+// readAnswerWithin reads one response from c within d.
+func readAnswerWithin(c net.Conn, start time.Time, d time.Duration) (answer, error) {
+	c.SetReadDeadline(time.Now().Add(d))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		return answer{}, err

@@ -43,9 +43,9 @@ func newDashboard(snapshot func() *deploy.Snapshot, traffic func(app, dep string
 const maxLogLines = 1000
 
 func (s *Server) dashboardRoutes(r chi.Router) {
-	r.Get("/api/gantry/events", s.getEvents)
-	r.Get("/api/gantry/timeseries", s.getTimeseries)
-	r.Get("/api/gantry/logs", s.getLogs)
+	r.Get("/api/gantry/events", s.reads.heavy(s.getEvents))
+	r.Get("/api/gantry/timeseries", s.reads.heavy(s.getTimeseries))
+	r.Get("/api/gantry/logs", s.reads.heavy(s.getLogs))
 	r.Get("/api/gantry/tpu", s.getTPU)
 	r.Post("/api/gantry/validate", s.postValidate)
 	r.HandleFunc("/api/gantry/try/*", s.tryIt)

@@ -45,8 +45,11 @@ type Options struct {
 	Addr, HTTPAddr string
 	// Token, when set, is required (Authorization: Bearer) by every
 	// mutating call; without one Addr must be a loopback address.
-	Token  string
-	Logger *slog.Logger
+	Token string
+	// ReadLimit is the per-client budget of heavy reads; nil:
+	// DefaultReadLimit.
+	ReadLimit *ReadLimit
+	Logger    *slog.Logger
 }
 
 // Server is the admin listener: the REST API, /metrics, pprof and the
@@ -61,6 +64,7 @@ type Server struct {
 	startConfig *config.Config
 	id          identity
 	dash        *dashboard
+	reads       *readLimiter
 	ln          net.Listener
 	http        *http.Server
 }
@@ -84,6 +88,11 @@ func New(o Options) (*Server, error) {
 	s := &Server{opts: o, log: o.Logger, controller: o.Controller, registry: o.Registry, ingress: o.Ingress,
 		startConfig: cfg, id: newIdentity(time.Now())}
 	s.dash = newDashboard(s.controller.Snapshot, s.controller.Traffic)
+	rl := DefaultReadLimit()
+	if o.ReadLimit != nil {
+		rl = *o.ReadLimit
+	}
+	s.reads = newReadLimiter(rl)
 	var err error
 	if s.ln, err = net.Listen("tcp", o.Addr); err != nil {
 		return nil, fmt.Errorf("dashboard: listen on %s: %w", o.Addr, err)

@@ -5,8 +5,8 @@
 //	GET  /id                 replica id and pid as JSON
 //	ANY  /slow?ms=N          answer after N ms (the id as body)
 //	GET  /stream?n=5&ms=300  n chunks, ms apart, flushed one by one
-//	GET  /bytes?n=N          N bytes of 'x' (a large response)
 //	ANY  /echo               the request: method, path, headers, body as JSON
+//	GET  /big?bytes=N        N bytes of 'x' (with Content-Length)
 //	ANY  /reject             503 with Gantry-Rejected: 1
 //	POST /exit?code=N        exit at once with code N
 //	GET  /config             the user_config it has (from start or /-/reconfigure)
@@ -98,8 +98,8 @@ func handler(env replica.Env, userConfig *atomic.Value) http.Handler {
 			f.Flush()
 		}
 	})
-	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
 		w.Header().Set("Content-Length", strconv.Itoa(n))
 		chunk := bytes.Repeat([]byte{'x'}, 32<<10)
 		for n > 0 {

@@ -97,9 +97,9 @@ func TestClientsThatDoNotReadAreCut(t *testing.T) {
 	g.waitRunning(t, "app", "d", 2, "/app/id")
 	// The access log tells the attackers' requests from the normal
 	// client's (which would be 499 too, were it made to give up).
-	cut := func() int { return g.accessLogged("/app/bytes", statusClientClosed) }
+	cut := func() int { return g.accessLogged("/app/big", statusClientClosed) }
 	g.replay(t, "2: 4 pipelining clients that never read", "/app/id", func(t *testing.T) string {
-		req := fmt.Sprintf("GET /app/bytes?n=%d HTTP/1.1\r\nHost: app\r\n\r\n", responseSize)
+		req := fmt.Sprintf("GET /app/big?bytes=%d HTTP/1.1\r\nHost: app\r\n\r\n", responseSize)
 		conns := make([]net.Conn, 4)
 		for i := range conns {
 			conns[i] = dial(t, g.addr, 4096)

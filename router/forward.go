@@ -169,6 +169,13 @@ func (c *call) httpFailure(w http.ResponseWriter, fw *forwarding, rep *Replica, 
 	case timedOut:
 		code, msg = http.StatusGatewayTimeout, c.timeoutText()
 	case clientFault:
+		if be, ok := errors.AsType[BodyError](v.err); ok {
+			// The rest of the body is not read: the connection cannot
+			// carry another request.
+			w.Header().Set("Connection", "close")
+			code, msg = be.HTTPStatus(), be.Error()
+			break
+		}
 		if c.caller.Err() != nil || errors.Is(v.err, io.ErrUnexpectedEOF) {
 			return StatusClientClosed // it left, or its body ended early
 		}
@@ -287,6 +294,17 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) (int, error) {
 		h[k] = v
 	}
 	return resp.StatusCode, nil
+}
+
+// BodyError is an error a client's request body failed with that says how
+// to answer: the ingress's limits (a body too slow, or too large) and the
+// gateway's own (InferBodyTooLarge) return one. It is the client's fault,
+// answered with its status and message, even when the server has ended
+// the request's context because the connection's read failed; the
+// connection is then closed.
+type BodyError interface {
+	error
+	HTTPStatus() int
 }
 
 // errClientWrite is a write to the client that failed: it has left.

@@ -26,7 +26,7 @@ func TestInferRESTPassesThroughToHTTPReplicas(t *testing.T) {
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 5, MaxQueuedRequests: -1}, nil)
 	d.SetReplicas([]*Replica{rep})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.InferREST(w, r, "app", "", "id", nil)
+		d.InferREST(w, r, RESTInference{Model: "app", RequestID: "id"})
 	}))
 	t.Cleanup(srv.Close)
 
@@ -49,7 +49,7 @@ func TestInferRESTPassesThroughToHTTPReplicas(t *testing.T) {
 func TestInferRESTFailuresAreOIPErrors(t *testing.T) {
 	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 1, MaxQueuedRequests: 0}, nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.InferREST(w, r, "app", "", "id", nil)
+		d.InferREST(w, r, RESTInference{Model: "app", RequestID: "id"})
 	}))
 	t.Cleanup(srv.Close)
 	resp, err := http.Post(srv.URL+"/v2/models/app/infer", "application/json", strings.NewReader(`{"inputs":[]}`))

@@ -105,14 +105,17 @@ func New(o Options) (*Server, error) {
 	if err := admin.CheckBind(o.DashboardAddr, o.AdminToken); err != nil {
 		return nil, err // before binding anything
 	}
-	in, err := ingress.New(ingress.Options{Router: o.Router, Config: cfg, HTTPAddr: o.HTTPAddr, GRPCAddr: o.GRPCAddr,
+	inOpts := ingress.Options{Router: o.Router, Config: cfg, HTTPAddr: o.HTTPAddr, GRPCAddr: o.GRPCAddr,
 		DrainTimeout: o.DrainTimeout, Logger: o.Logger, TracerProvider: o.TracerProvider,
-		AccessLog: o.AccessLog, AccessLogJSON: o.AccessLogJSON})
+		AccessLog: o.AccessLog, AccessLogJSON: o.AccessLogJSON}
+	capConnections(&inOpts, cfg.MaxHTTPConnections(), cfg.MaxGRPCConnections(), o.Logger)
+	in, err := ingress.New(inOpts)
 	if err != nil {
 		return nil, err
 	}
 	adm, err := admin.New(admin.Options{Controller: o.Controller, Registry: o.Registry, Ingress: in, Config: cfg,
-		Addr: o.DashboardAddr, HTTPAddr: o.HTTPAddr, Token: o.AdminToken, ReadLimit: o.AdminReadLimit, Logger: o.Logger})
+		Addr: o.DashboardAddr, HTTPAddr: o.HTTPAddr, Token: o.AdminToken, ReadLimit: o.AdminReadLimit, Logger: o.Logger,
+		WrapListener: capAdmin})
 	if err != nil {
 		in.Close()
 		return nil, err

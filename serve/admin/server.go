@@ -50,6 +50,10 @@ type Options struct {
 	// DefaultReadLimit.
 	ReadLimit *ReadLimit
 	Logger    *slog.Logger
+	// WrapListener, when set, wraps the bound listener (serve caps its
+	// connections, so the admin API stays reachable when the ingress
+	// ports are flooded).
+	WrapListener func(net.Listener) net.Listener
 }
 
 // Server is the admin listener: the REST API, /metrics, pprof and the
@@ -96,6 +100,9 @@ func New(o Options) (*Server, error) {
 	var err error
 	if s.ln, err = net.Listen("tcp", o.Addr); err != nil {
 		return nil, fmt.Errorf("dashboard: listen on %s: %w", o.Addr, err)
+	}
+	if o.WrapListener != nil {
+		s.ln = o.WrapListener(s.ln)
 	}
 	s.http = &http.Server{
 		Handler:           s.routes(),

@@ -29,13 +29,14 @@ const ApplicationMetadata = "application"
 // newGRPCServer builds the gateway's gRPC ingress: the Open Inference
 // Protocol, grpc.health.v1 and reflection for the gateway's own services,
 // and every other method passed through to a gRPC replica undecoded.
-// timeout (grpc_options.request_timeout_s) bounds every call; 0 is none.
-func newGRPCServer(rt *router.Router, draining *atomic.Bool, timeout time.Duration) *grpc.Server {
+func newGRPCServer(rt *router.Router, draining *atomic.Bool, lim grpcLimits) *grpc.Server {
+	timeout := lim.timeout
 	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(router.Codec{}),
 		grpc.UnknownServiceHandler(proxyHandler(rt)),
-		grpc.MaxRecvMsgSize(router.MaxGRPCMessage),
+		grpc.MaxRecvMsgSize(lim.maxRecv),
 		grpc.MaxSendMsgSize(router.MaxGRPCMessage),
+		grpc.MaxConcurrentStreams(uint32(lim.maxStreams)),
 		grpc.ConnectionTimeout(10 * time.Second),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
@@ -49,6 +50,19 @@ func newGRPCServer(rt *router.Router, draining *atomic.Bool, timeout time.Durati
 	healthpb.RegisterHealthServer(srv, &healthService{router: rt, draining: draining})
 	reflection.Register(srv)
 	return srv
+}
+
+// grpcLimits are the gRPC port's bounds from grpc_options.
+type grpcLimits struct {
+	// timeout is request_timeout_s: it bounds every call; 0 is none.
+	timeout time.Duration
+	// maxRecv is max_receive_message_bytes: a larger message from a client
+	// is refused with RESOURCE_EXHAUSTED before it is read.
+	maxRecv int
+	// maxStreams is max_concurrent_streams, per connection: HTTP/2's
+	// SETTINGS_MAX_CONCURRENT_STREAMS, so clients queue the calls past it
+	// (and a stream opened past it anyway is refused with REFUSED_STREAM).
+	maxStreams int
 }
 
 // proxyHandler routes a call of a service the gateway does not implement

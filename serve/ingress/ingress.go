@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"gantry.dev/gantry/router"
 )
@@ -16,24 +17,39 @@ import (
 // ingress is the data-plane handler on the HTTP port.
 type ingress struct {
 	router   *router.Router
-	maxBody  int64
+	limits   limits
+	maxConns int // http_options.max_connections in force, for its 503
 	draining *atomic.Bool
 	// rand64 is the randomness for request and trace ids; injected for tests.
 	rand64 func() uint64
 	obs    *observer // tracing and access log; nil when both are off
 }
 
-func newIngress(rt *router.Router, maxBody int64, draining *atomic.Bool) *ingress {
-	return &ingress{router: rt, maxBody: maxBody, draining: draining, rand64: rand.Uint64}
+func newIngress(rt *router.Router, lim limits, draining *atomic.Bool) *ingress {
+	if lim.now == nil {
+		lim.now = time.Now
+	}
+	return &ingress{router: rt, limits: lim, draining: draining, rand64: rand.Uint64}
 }
 
-func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (in *ingress) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := in.limits.paceWriter(rw)
+	defer w.deadline() // for the flush after the handler returns
 	id := r.Header.Get("X-Request-Id")
 	if id == "" || len(id) > 128 {
 		id = in.hex(2)
 	}
 	w.Header()["X-Request-Id"] = []string{id}
 	path := r.URL.Path
+	if reserved(r) {
+		// Past max_connections: only the gateway's own paths, and the
+		// connection goes once answered.
+		w.Header().Set("Connection", "close")
+		if !strings.HasPrefix(path, "/-/") {
+			in.full(w)
+			return
+		}
+	}
 	if strings.HasPrefix(path, "/-/") {
 		in.gateway(w, r)
 		return
@@ -47,14 +63,12 @@ func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		notFound(w, "Path '"+path+"' not found. Ping http://"+r.Host+"/-/routes for available routes.")
 		return
 	}
-	if r.ContentLength > in.maxBody {
+	if max := in.limits.maxBody; r.ContentLength > max {
 		w.Header().Set("Connection", "close")
-		http.Error(w, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is larger than http_options.max_request_body_bytes ("+strconv.FormatInt(in.maxBody, 10)+")", http.StatusRequestEntityTooLarge)
+		http.Error(w, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is larger than http_options.max_request_body_bytes ("+strconv.FormatInt(max, 10)+")", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, in.maxBody)
-	}
+	in.limits.pace(w, r, in.limits.maxBody, "http_options.max_request_body_bytes")
 	if in.obs != nil {
 		in.obs.forward(w, r, route, id)
 		return

@@ -89,15 +89,37 @@ func (in *ingress) oipHTTP(w http.ResponseWriter, r *http.Request) {
 
 // infer sends a REST inference on through the router: as it is to HTTP
 // replicas, translated to gRPC for gRPC ones (Deployment.InferREST).
+//
+// A body for a gRPC replica is held whole, so it is bounded by
+// http_options.max_infer_body_bytes: 413 before reading it when its
+// Content-Length says it is larger, or as soon as it passes the limit
+// (Deployment.InferREST). A body for an HTTP replica streams through,
+// bounded by http_options.max_request_body_bytes like any other.
 func (in *ingress) infer(w http.ResponseWriter, r *http.Request, d *router.Deployment, name, version string) {
-	if r.ContentLength > in.maxBody {
-		oipError(w, http.StatusRequestEntityTooLarge, "request body is larger than http_options.max_request_body_bytes ("+strconv.FormatInt(in.maxBody, 10)+")")
+	field, max := "http_options.max_request_body_bytes", in.limits.maxBody
+	if in.limits.maxInferBody < max && servesGRPC(d) {
+		field, max = "http_options.max_infer_body_bytes", in.limits.maxInferBody
+	}
+	if r.ContentLength > max {
+		w.Header().Set("Connection", "close")
+		oipError(w, http.StatusRequestEntityTooLarge, "request body of "+strconv.FormatInt(r.ContentLength, 10)+
+			" bytes is larger than "+field+" ("+strconv.FormatInt(max, 10)+")")
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, in.maxBody)
+	in.limits.pace(w, r, in.limits.maxBody, "http_options.max_request_body_bytes")
+	d.InferREST(w, r, router.RESTInference{Model: name, Version: version, RequestID: w.Header().Get("X-Request-Id"),
+		MaxBody: in.limits.maxInferBody})
+}
+
+// servesGRPC reports whether any of d's replicas speaks gRPC: an inference
+// for it is translated, so the gateway holds the body whole.
+func servesGRPC(d *router.Deployment) bool {
+	for _, r := range d.Replicas() {
+		if r.GRPC() {
+			return true
+		}
 	}
-	d.InferREST(w, r, name, version, w.Header().Get("X-Request-Id"), nil)
+	return false
 }
 
 // oipStatus answers a gRPC status error with its HTTP equivalent.

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"gantry.dev/gantry/deploy/config"
+	"gantry.dev/gantry/internal/connlimit"
 	"gantry.dev/gantry/router"
 )
 
@@ -40,7 +41,16 @@ type Options struct {
 	// AccessLogJSON is set, else as text; nil: no access log.
 	AccessLog     io.Writer
 	AccessLogJSON bool
+	// MaxHTTPConnections and MaxGRPCConnections cap the connections each
+	// port holds open; 0: the config's max_connections. The caller lowers
+	// them to fit the open-file limit (serve does).
+	MaxHTTPConnections, MaxGRPCConnections int
 }
+
+// HTTPReserve is how many connections the HTTP port accepts past
+// http_options.max_connections, to answer the gateway's own /-/ paths
+// (health checks) on; other requests on them get 503.
+const HTTPReserve = 64
 
 // Server is the data plane: the HTTP ingress and the gRPC ingress.
 type Server struct {
@@ -49,9 +59,9 @@ type Server struct {
 	draining atomic.Bool
 	handler  *ingress
 	access   *accessLog // nil without an access log
-	httpLn   net.Listener
+	httpLn   *connlimit.Listener
 	http     *http.Server
-	grpcLn   net.Listener
+	grpcLn   *connlimit.Listener
 	grpc     *grpc.Server
 }
 
@@ -71,28 +81,42 @@ func New(o Options) (*Server, error) {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
+	if o.MaxHTTPConnections <= 0 {
+		o.MaxHTTPConnections = cfg.MaxHTTPConnections()
+	}
+	if o.MaxGRPCConnections <= 0 {
+		o.MaxGRPCConnections = cfg.MaxGRPCConnections()
+	}
 	s := &Server{opts: o, log: o.Logger}
-	var err error
-	if s.httpLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
+	httpLn, err := net.Listen("tcp", o.HTTPAddr)
+	if err != nil {
 		return nil, fmt.Errorf("http_options: listen on %s: %w", o.HTTPAddr, err)
 	}
-	if s.grpcLn, err = net.Listen("tcp", o.GRPCAddr); err != nil {
-		s.httpLn.Close()
+	grpcLn, err := net.Listen("tcp", o.GRPCAddr)
+	if err != nil {
+		httpLn.Close()
 		return nil, fmt.Errorf("grpc_options: listen on %s: %w", o.GRPCAddr, err)
 	}
-	s.handler = newIngress(o.Router, cfg.MaxRequestBodyBytes(), &s.draining)
+	s.httpLn = connlimit.New(httpLn, o.MaxHTTPConnections, HTTPReserve)
+	s.grpcLn = connlimit.New(grpcLn, o.MaxGRPCConnections, 0)
+	s.handler = newIngress(o.Router, limits{maxBody: cfg.MaxRequestBodyBytes(), maxInferBody: cfg.MaxInferBodyBytes(),
+		bodyRate: cfg.MinBodyRate(), responseRate: cfg.MinResponseRate(), grace: cfg.SlowClientGrace()}, &s.draining)
 	if o.AccessLog != nil && accessLogEnabled(cfg) {
 		s.access = newAccessLog(o.AccessLog, o.AccessLogJSON)
 	}
 	s.handler.obs = newObserver(o.TracerProvider, s.access)
-	s.grpc = newGRPCServer(o.Router, &s.draining, cfg.GRPCRequestTimeout())
+	s.handler.maxConns = s.httpLn.Max()
+	s.grpc = newGRPCServer(o.Router, &s.draining, grpcLimits{timeout: cfg.GRPCRequestTimeout(),
+		maxRecv: cfg.MaxReceiveMessageBytes(), maxStreams: cfg.MaxConcurrentStreams()})
 	s.http = &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute, // a whole request, body included
-		IdleTimeout:       cfg.KeepAliveTimeout(),
-		MaxHeaderBytes:    cfg.MaxHeaderBytes(),
-		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout(),
+		// No ReadTimeout: a body is held to min_body_rate_bytes_per_s
+		// instead (pace.go), so a large upload at a fair rate is not cut.
+		IdleTimeout:    cfg.KeepAliveTimeout(),
+		MaxHeaderBytes: cfg.MaxHeaderBytes(),
+		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+		ConnContext:    markReserved,
 	}
 	return s, nil
 }

@@ -60,7 +60,10 @@ func (g *gateway) replay(t *testing.T, name, path string, attack func(t *testing
 		rss, _ = g.memory(t)
 		return rss < 2*rssIdle
 	}) {
-		t.Errorf("%s: gateway RSS %d MB 30s after the attack; want below 2× its idle %d MB", name, rss>>20, rssIdle>>20)
+		live, _ := g.metricSum(t, "go_memstats_heap_alloc_bytes", nil)
+		goal, _ := g.metricSum(t, "go_memstats_next_gc_bytes", nil)
+		t.Errorf("%s: gateway RSS %d MB 30s after the attack; want below 2× its idle %d MB (Go heap now: %.0f MB allocated, next GC at %.0f MB)",
+			name, rss>>20, rssIdle>>20, live/(1<<20), goal/(1<<20))
 	}
 	_, peak := g.memory(t)
 	record(t, result{attack: name, idle: idle, during: during, rssIdle: rssIdle, rssPeak: peak, rssAfter: rss, bad: bad})

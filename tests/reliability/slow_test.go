@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,10 +83,24 @@ func trickle(t *testing.T, c net.Conn) answer {
 	return a
 }
 
-// responseSize is the size of each response a non-reading client asks for:
-// far more than the gateway's socket buffer holds (tcp_wmem's 4 MiB
-// maximum), so the gateway's writes to it block.
-const responseSize = 16 << 20
+// responseSize is the size of each response a non-reading client asks
+// for: four times what the gateway's socket send buffer may grow to
+// (tcp_wmem's maximum; 16 MiB at least), so its writes to the client block
+// long before the response is sent.
+func responseSize(t *testing.T) int {
+	size := 16 << 20
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_wmem")
+	if err != nil {
+		t.Logf("tcp_wmem unknown (%v): asking for %d-byte responses", err, size)
+		return size
+	}
+	if f := strings.Fields(string(b)); len(f) == 3 {
+		if n, err := strconv.Atoi(f[2]); err == nil {
+			size = max(size, 4*n)
+		}
+	}
+	return size
+}
 
 // Finding 2, the response side: four clients that pipelined requests for
 // large responses and never read held the slots for over 100 s (the
@@ -99,7 +115,8 @@ func TestClientsThatDoNotReadAreCut(t *testing.T) {
 	// client's (which would be 499 too, were it made to give up).
 	cut := func() int { return g.accessLogged("/app/big", statusClientClosed) }
 	g.replay(t, "2: 4 pipelining clients that never read", "/app/id", func(t *testing.T) string {
-		req := fmt.Sprintf("GET /app/big?bytes=%d HTTP/1.1\r\nHost: app\r\n\r\n", responseSize)
+		size := responseSize(t)
+		req := fmt.Sprintf("GET /app/big?bytes=%d HTTP/1.1\r\nHost: app\r\n\r\n", size)
 		conns := make([]net.Conn, 4)
 		for i := range conns {
 			conns[i] = dial(t, g.addr, 4096)
@@ -115,11 +132,11 @@ func TestClientsThatDoNotReadAreCut(t *testing.T) {
 			if err != nil && !strings.Contains(err.Error(), "connection reset") {
 				t.Errorf("reading what the gateway sent before cutting the connection: %v", err)
 			}
-			if n >= responseSize {
-				t.Errorf("a client that did not read got %d bytes, its first %d-byte response whole; want its connection cut before", n, responseSize)
+			if n >= int64(size) {
+				t.Errorf("a client that did not read got %d bytes, its first %d-byte response whole; want its connection cut before", n, size)
 			}
 		}
-		return fmt.Sprintf("%d× cut (499), each before its first %d MiB response was whole", cut(), responseSize>>20)
+		return fmt.Sprintf("%d× cut (499), each before its first %d MiB response was whole", cut(), size>>20)
 	})
 }
 

@@ -76,6 +76,12 @@
 // a replica and one per attempt, and the replica's traceparent names the
 // attempt span; otherwise no span is started.
 //
+// The client's body may fail with a BodyError (the ingress's limits: too
+// slow, too large): the client's fault, answered with the error's status
+// and message, and the connection closed. InferREST holds a body whole
+// only for a gRPC replica, up to RESTInference.MaxBody (413 naming
+// http_options.max_infer_body_bytes past it).
+//
 // The Open Inference Protocol is translated only where the client's wire
 // and the replica's differ (the translation itself is package oip's):
 // InferREST forwards a REST inference to an HTTP replica as it is, like

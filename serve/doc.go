@@ -19,6 +19,14 @@
 // the admin listener closes, and only then does the controller drain and
 // stop the replicas. serve/servetest runs real gateways this way for tests.
 //
+// New caps the ingress ports' connections to what the open-file limit
+// allows (connections.go: it raises the soft RLIMIT_NOFILE to the hard one
+// and sets room aside) and gives the admin listener its own budget of
+// AdminConnections, so the admin API stays reachable when the ingress is
+// flooded. Gateway.Run also runs memoryReturn (memory.go), which returns
+// the memory a burst of large requests grew to the OS once the gateway is
+// quiet.
+//
 // The API and the dashboard read the controller's status as an immutable
 // deploy.Snapshot without a lock, and the numbers that change with every
 // request (queued and in-flight requests, request counters) live, through

@@ -86,6 +86,7 @@ func (g Gateway) Run(ctx context.Context) error {
 	for _, run := range g.Alongside {
 		eg.Go(func() error { return run(gctx) })
 	}
+	eg.Go(func() error { return newMemoryReturn(log).run(gctx) })
 	err := eg.Wait()
 	log.Info("gateway stopped")
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {

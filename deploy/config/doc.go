@@ -58,7 +58,11 @@
 // paths were resolved before it was sent), and Code.Changes names the
 // fields that differ; the
 // listener methods (HTTPAddr, GRPCAddr, DashboardAddr, KeepAliveTimeout,
-// MaxRequestBodyBytes, MaxHeaderBytes) return the effective settings.
+// MaxRequestBodyBytes, MaxHeaderBytes, and the limits on one client:
+// ReadHeaderTimeout, MinBodyRate, MinResponseRate, SlowClientGrace,
+// MaxInferBodyBytes, MaxHTTPConnections, MaxGRPCConnections,
+// MaxReceiveMessageBytes, MaxConcurrentStreams) return the effective
+// settings.
 //
 // Keeping applied configs (the state dir's applied.json) is the
 // controller's business and lives in package deploy (Store).

@@ -35,6 +35,6 @@ func reserved(r *http.Request) bool { return r.Context().Value(reservedKey{}) !=
 // full answers a request on a reserved connection that is not for /-/.
 func (in *ingress) full(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
-	http.Error(w, "the gateway holds http_options.max_connections ("+strconv.Itoa(in.maxConns)+
-		") connections open on this port; retry later", http.StatusServiceUnavailable)
+	textError(w, http.StatusServiceUnavailable, "the gateway holds http_options.max_connections ("+strconv.Itoa(in.maxConns)+
+		") connections open on this port; retry later")
 }

@@ -17,6 +17,17 @@
 // passed undecoded to the application its "application" metadata names
 // (or the only one), through router.Deployment.Proxy. See docs/grpc.md.
 //
+// Limits on one client (docs/limits.md) live here: request heads read
+// within read_header_timeout_s; bodies and responses held to their minimum
+// rates through deadlines on the client's connection (pace.go: a slow body
+// is answered 408, a client that does not read is cut and recorded 499,
+// both client faults for the router); bodies bounded by
+// max_request_body_bytes, and /v2 REST bodies for gRPC replicas by
+// max_infer_body_bytes (413 naming the field); each port's connections
+// capped (connections.go, on internal/connlimit), with a reserve on the
+// HTTP port that serves only /-/ paths; gRPC messages and streams per
+// connection bounded by grpc_options.
+//
 // Server.Run serves until its context ends, then drains: health checks
 // fail (Draining), the listeners stop accepting, the requests and calls in
 // flight finish (up to DrainTimeout; gRPC with GracefulStop), and their

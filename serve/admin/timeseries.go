@@ -82,6 +82,11 @@ type Sampler struct {
 
 	mu     sync.Mutex
 	series map[seriesKey]*ring
+	// gen counts Sample calls: a ring not seen in the latest is gone.
+	gen uint64
+	// delta is reused for each deployment's counters between two samples,
+	// so an idle gateway makes little garbage.
+	delta router.Stats
 }
 
 type seriesKey struct{ app, dep string }
@@ -100,6 +105,7 @@ type ring struct {
 	next  int // where the next sample goes once full
 	prev  router.Stats
 	prevT time.Time
+	gen   uint64 // the Sample that last saw the deployment
 }
 
 // Run samples every Every until ctx ends.
@@ -137,29 +143,46 @@ func (s *Sampler) Sample() {
 	if s.series == nil {
 		s.series = map[seriesKey]*ring{}
 	}
-	seen := make(map[seriesKey]bool, len(s.series))
+	s.gen++
 	for _, a := range snap.Applications {
 		for _, d := range a.Deployments {
 			key := seriesKey{d.Application, d.Deployment}
-			seen[key] = true
 			rg := s.series[key]
 			if rg == nil {
 				rg = &ring{}
 				s.series[key] = rg
 			}
+			rg.gen = s.gen
 			traffic := s.Traffic(d.Application, d.Deployment)
 			st := traffic.Stats
 			if !rg.prevT.IsZero() { // a rate needs two samples
-				rg.add(sampleOf(t, rg.prevT, st.Sub(rg.prev), d, traffic))
+				rg.add(sampleOf(t, rg.prevT, s.sub(st, rg.prev), d, traffic))
 			}
 			rg.prev, rg.prevT = st, t
 		}
 	}
-	for k := range s.series {
-		if !seen[k] {
+	for k, rg := range s.series {
+		if rg.gen != s.gen {
 			delete(s.series, k)
 		}
 	}
+}
+
+// sub is router.Stats.Sub into s.delta, whose latency slice is reused;
+// the result is good until the next call.
+func (s *Sampler) sub(st, prev router.Stats) router.Stats {
+	if st.Requests < prev.Requests || len(prev.Latency) != len(st.Latency) {
+		return st // a new Deployment: counts from zero
+	}
+	if cap(s.delta.Latency) < len(st.Latency) {
+		s.delta.Latency = make([]uint64, len(st.Latency))
+	}
+	s.delta.Latency = s.delta.Latency[:len(st.Latency)]
+	s.delta.Requests, s.delta.Errors = st.Requests-prev.Requests, st.Errors-prev.Errors
+	for i := range st.Latency {
+		s.delta.Latency[i] = st.Latency[i] - prev.Latency[i]
+	}
+	return s.delta
 }
 
 func sampleOf(t, prevT time.Time, delta router.Stats, d deploy.DeploymentStatus, traffic deploy.Traffic) sample {

@@ -18,7 +18,7 @@
 // It never asserts timing. The normal client's latency during an attack,
 // beside an idle baseline measured in the same run, is logged and, when
 // GANTRY_RELIABILITY_RESULTS names a file, appended to it as a Markdown
-// table row (`make test-reliability` writes bench/reliability.md that
+// table row (`make test-reliability` writes reliability-results.md that
 // way; the figures are kept in bench/RESULTS.md).
 //
 // A test whose config names a field this build does not know (a limit not
@@ -29,6 +29,10 @@
 //	main_test.go      TestMain, the gateway child process, config, metrics, RSS
 //	load_test.go      the normal client and its latency figures
 //	replay_test.go    replay: the checks every attack shares, and the results
-//	raw_test.go       raw TCP and HTTP/2 clients that misbehave
-//	*_test.go         one file per finding (see each test's comment)
+//	raw_test.go       raw TCP clients that misbehave
+//	grpc_test.go      the Open Inference Protocol gRPC client
+//	*_test.go         the attacks, one file per finding or pair of findings:
+//	                  chunked (1), slow (2), memory and connections (3),
+//	                  heavyreads (4), admin (4, 7, 8), unavailable (5),
+//	                  sigkill (6)
 package reliability

@@ -22,8 +22,8 @@
 // renders once with no stream, for screenshots. The endpoints behind it: the
 // controller's events (JSON, or server-sent events with follow=1), a
 // 15-minute time series sampled once a second by Sampler (run by
-// Server.Run; a fixed ring per deployment, answered in pages of bounded
-// size), replica logs (follow=1 streams), TPU slices, config
+// Server.Run; a bounded run-length ring per deployment, answered in pages
+// of bounded size), replica logs (follow=1 streams), TPU slices, config
 // validation, and /api/gantry/try/, which hands a request to the ingress
 // in-process.
 //

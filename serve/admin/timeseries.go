@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"math"
-	"sort"
 	"sync"
 	"time"
 
@@ -16,10 +15,11 @@ import (
 // they work without Prometheus: once a second the sampler reads every
 // deployment's router counters and keeps the last 15 minutes.
 //
-// Memory is bounded by design: each deployment has one ring of
-// SeriesPoints fixed-size samples (40 bytes each, no pointers, so the
-// garbage collector never scans them), allocated once and overwritten in
-// place; 1,000 deployments hold 36 MB however long the gateway runs.
+// Memory is bounded by design: each deployment has one ring (ring.go) of
+// at most SeriesPoints runs of equal 40-byte samples, no pointers, so the
+// garbage collector never scans them: at most 40 KB a deployment however
+// long the gateway runs, and a few hundred bytes for an idle one, whose
+// samples are all alike.
 
 // SeriesPoints is how many samples a deployment's series keeps: 15
 // minutes at one a second.
@@ -98,16 +98,6 @@ func (k seriesKey) less(o seriesKey) bool {
 	return k.dep < o.dep
 }
 
-// ring is one deployment's samples: a fixed array, never grown.
-type ring struct {
-	buf   [SeriesPoints]sample
-	n     int // samples held, at most SeriesPoints
-	next  int // where the next sample goes once full
-	prev  router.Stats
-	prevT time.Time
-	gen   uint64 // the Sample that last saw the deployment
-}
-
 // Run samples every Every until ctx ends.
 func (s *Sampler) Run(ctx context.Context) error {
 	t := time.NewTicker(s.every())
@@ -144,6 +134,7 @@ func (s *Sampler) Sample() {
 		s.series = map[seriesKey]*ring{}
 	}
 	s.gen++
+	stepMs := uint16(min(s.every().Milliseconds(), math.MaxUint16))
 	for _, a := range snap.Applications {
 		for _, d := range a.Deployments {
 			key := seriesKey{d.Application, d.Deployment}
@@ -156,7 +147,7 @@ func (s *Sampler) Sample() {
 			traffic := s.Traffic(d.Application, d.Deployment)
 			st := traffic.Stats
 			if !rg.prevT.IsZero() { // a rate needs two samples
-				rg.add(sampleOf(t, rg.prevT, s.sub(st, rg.prev), d, traffic))
+				rg.add(sampleOf(t, rg.prevT, s.sub(st, rg.prev), d, traffic), stepMs)
 			}
 			rg.prev, rg.prevT = st, t
 		}
@@ -218,39 +209,5 @@ func quantileMs(delta router.Stats, q float64) float32 {
 
 func sat32(v int64) int32 { return int32(min(max(v, 0), math.MaxInt32)) }
 func sat16(v int) uint16  { return uint16(min(max(v, 0), math.MaxUint16)) }
-
-func (rg *ring) add(p sample) {
-	if rg.n < SeriesPoints {
-		rg.buf[rg.n] = p
-		rg.n++
-		return
-	}
-	rg.buf[rg.next] = p
-	rg.next = (rg.next + 1) % SeriesPoints
-}
-
-// at returns the i-th sample held, oldest first.
-func (rg *ring) at(i int) sample {
-	if rg.n < SeriesPoints {
-		return rg.buf[i]
-	}
-	return rg.buf[(rg.next+i)%SeriesPoints]
-}
-
-// time is the sample's time in Unix seconds.
-func (p sample) time() float64 { return float64(p.sec) + float64(p.msec)/1000 }
-
-// appendSelected appends to dst the samples of rg after since (Unix
-// seconds), the newest last of them at most (0: all), oldest first.
-func (rg *ring) appendSelected(dst []sample, since float64, last int) []sample {
-	from := sort.Search(rg.n, func(i int) bool { return rg.at(i).time() > since })
-	if last > 0 && rg.n-from > last {
-		from = rg.n - last
-	}
-	for i := from; i < rg.n; i++ {
-		dst = append(dst, rg.at(i))
-	}
-	return dst
-}
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -19,7 +19,7 @@ FLAX_EXAMPLE = examples/stable-diffusion/flax
 GANTRY_SD_CACHE ?= $(HOME)/.cache/gantry-sd
 PYTHON ?= python3
 
-.PHONY: test test-go test-fuzz test-raycli raycli-venv test-oip oip-venv test-python py-venv test-flax flax-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
+.PHONY: test test-go test-fuzz test-reliability test-raycli raycli-venv test-oip oip-venv test-python py-venv test-flax flax-venv test-charts test-dashboard dashboard-deps chromium generate build lint bench example k8s-testenv
 
 ## test: formatting, vet, every Go test with the race detector (Kubernetes tests included), the fuzz targets for a bounded time, Ray's CLI and Triton's client against gantry, the Python SDK, the Flax Stable Diffusion example, the Helm chart, and the dashboard in a browser
 test: test-go test-fuzz test-raycli test-oip test-python test-flax test-charts test-dashboard
@@ -44,6 +44,15 @@ test-fuzz:
 		echo "$(GO) test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# Where test-reliability writes its figures (a Markdown table), for bench/RESULTS.md.
+RELIABILITY_RESULTS ?= $(CURDIR)/reliability-results.md
+
+## test-reliability: issue 14's attacks replayed on a real gateway (tests/reliability, also part of test-go), with the figures written to RELIABILITY_RESULTS
+test-reliability:
+	rm -f $(RELIABILITY_RESULTS)
+	GANTRY_RELIABILITY_RESULTS=$(RELIABILITY_RESULTS) $(GO) test -race -count=1 -timeout 10m ./tests/reliability
+	@cat $(RELIABILITY_RESULTS)
 
 ## test-raycli: Ray's own `serve status` and `serve shutdown` against a real gantry (tests/raycli)
 test-raycli: export GANTRY_TEST_PYTHON=$(CURDIR)/$(PY_VENV)/bin/python

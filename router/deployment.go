@@ -42,6 +42,7 @@ type Deployment struct {
 
 	onQueue atomic.Pointer[func()] // called when a request starts waiting
 	wake    func()                 // d.dispatch, given to the pool's replicas to call when they are back
+	trip    func()                 // counts a pool replica's breaker opening
 	// unavailable is why no replica will come soon (SetUnavailable); nil
 	// while one may. Read only when no replica is free.
 	unavailable atomic.Pointer[string]
@@ -67,6 +68,7 @@ func NewDeployment(app, name string, s Settings, m *Metrics) *Deployment {
 	d := &Deployment{app: app, name: name, picker: p2c{intn: rand.IntN}, rand64: rand.Uint64}
 	d.metrics = m.forDeployment(app, name)
 	d.wake = d.dispatch
+	d.trip = d.metrics.tripped
 	empty := []*Replica{}
 	d.pool.Store(&empty)
 	d.Update(s)
@@ -109,6 +111,7 @@ func (d *Deployment) SetReplicas(rs []*Replica) {
 	cp := append([]*Replica(nil), rs...)
 	for _, r := range cp {
 		r.waker.notify.Store(&d.wake)
+		r.onTrip.Store(&d.trip)
 	}
 	d.pool.Store(&cp)
 	d.dispatch()

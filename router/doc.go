@@ -49,7 +49,8 @@
 //	p2c.go            power-of-two-choices replica picking
 //	deployment.go     a deployment's pool, settings, Acquire/Release and queue
 //	replica.go        one replica: slots, draining, its connections
-//	breaker.go        the lock-free circuit breaker wrapper
+//	breaker.go        the lock-free circuit breaker wrapper (its openings are
+//	                  counted in gantry_breaker_trips_total)
 //	wake.go           a replica's timer for when it is back in picking
 //	forward.go        HTTP: Forward, the response copy, HTTP statuses
 //	head.go, body.go  HTTP: the request as the replica sees it; its body

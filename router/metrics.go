@@ -14,6 +14,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	retries  *prometheus.CounterVec
+	trips    *prometheus.CounterVec
 }
 
 // NewMetrics registers the router's metrics with reg.
@@ -32,8 +33,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "gantry_request_retries_total",
 			Help: "Attempts retried on another replica, by application, deployment and reason.",
 		}, []string{"application", "deployment", "reason"}),
+		trips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_breaker_trips_total",
+			Help: "Times a replica's circuit breaker opened, taking the replica out of picking, by application and deployment.",
+		}, []string{"application", "deployment"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.retries)
+	reg.MustRegister(m.requests, m.duration, m.retries, m.trips)
 	return m
 }
 
@@ -41,7 +46,8 @@ type deploymentMetrics struct {
 	m        *Metrics // nil: no Prometheus metrics, only stats
 	app, dep string
 	codes    [600]atomic.Pointer[codeMetrics]
-	stats    *stats // for the dashboard's time series
+	trips    prometheus.Counter // resolved once: breakers open rarely, but under a lock
+	stats    *stats             // for the dashboard's time series
 }
 
 type codeMetrics struct {
@@ -50,7 +56,18 @@ type codeMetrics struct {
 }
 
 func (m *Metrics) forDeployment(app, dep string) *deploymentMetrics {
-	return &deploymentMetrics{m: m, app: app, dep: dep, stats: newStats()}
+	dm := &deploymentMetrics{m: m, app: app, dep: dep, stats: newStats()}
+	if m != nil {
+		dm.trips = m.trips.WithLabelValues(app, dep)
+	}
+	return dm
+}
+
+// tripped counts one replica's breaker opening.
+func (dm *deploymentMetrics) tripped() {
+	if dm.trips != nil {
+		dm.trips.Inc()
+	}
 }
 
 // observe counts one answered request.

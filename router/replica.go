@@ -26,6 +26,9 @@ type Replica struct {
 	grpc      *grpcConn                // protocol grpc only; see grpc_replica.go
 	waker     waker                    // tells the deployment when the replica is back (wake.go)
 	models    atomic.Pointer[modelSet] // multiplexed models it has loaded (multiplex.go)
+	// onTrip counts the breaker's openings in the deployment's metrics;
+	// set by SetReplicas, called under gobreaker's lock.
+	onTrip atomic.Pointer[func()]
 }
 
 // ReplicaOptions tune a Replica's connections and breaker.
@@ -81,7 +84,7 @@ func NewReplica(id, addr string, opts ReplicaOptions) *Replica {
 			ReadBufferSize:        16 << 10,
 		},
 	}
-	r.breaker.onOpen = r.wakeAt
+	r.breaker.onOpen = r.breakerOpened
 	if opts.Protocol == "grpc" {
 		r.grpc = newGRPCConn(addr, opts.DialTimeout)
 	}
@@ -107,6 +110,15 @@ func (r *Replica) Draining() bool { return r.draining.Load() }
 // limit: not draining, below the limit, and its breaker not open.
 func (r *Replica) Available(limit int64) bool {
 	return !r.draining.Load() && r.inflight.Load() < limit && r.breaker.allows() && !r.down()
+}
+
+// breakerOpened runs as the breaker's open period begins: it is counted,
+// and the deployment is told when the period ends.
+func (r *Replica) breakerOpened(until time.Time) {
+	if f := r.onTrip.Load(); f != nil {
+		(*f)()
+	}
+	r.wakeAt(until)
 }
 
 // refusedFor is how long a replica that refused a connection stays out of

@@ -348,13 +348,19 @@ func TestBreakerSkipsAFailingReplica(t *testing.T) {
 	})
 	failing := NewReplica("failing", srv.Listener.Addr().String(), ReplicaOptions{BreakerFailures: 2, BreakerOpen: time.Hour})
 	t.Cleanup(failing.Close)
-	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 100, MaxQueuedRequests: -1}, nil)
+	reg := prometheus.NewRegistry()
+	d := NewDeployment("app", "d", Settings{MaxOngoingRequests: 100, MaxQueuedRequests: -1}, NewMetrics(reg))
 	d.SetReplicas([]*Replica{failing, good})
 	d.picker.intn = func(int) int { return 0 } // always offer the failing one first
 	url := gateway(t, d, "/")
 	allOK(t, url+"/x", 10)
 	if !failing.breaker.tripped() || failing.Served() != 2 {
 		t.Fatalf("failing replica: tripped %v after %d attempts; want tripped after 2", failing.breaker.tripped(), failing.Served())
+	}
+	// The trip is counted, once, where operators (and issue 14's
+	// reliability suite) can see it.
+	if n := testutil.ToFloat64(d.metrics.m.trips.WithLabelValues("app", "d")); n != 1 {
+		t.Errorf("gantry_breaker_trips_total{app,d} = %v after one trip, want 1", n)
 	}
 }
 

@@ -41,7 +41,10 @@ type Options struct {
 	// mutating call on the admin listener; without one the admin listener
 	// must bind a loopback address.
 	AdminToken string
-	Logger     *slog.Logger
+	// AdminReadLimit is the admin listener's per-client budget of heavy
+	// reads; nil: admin.DefaultReadLimit.
+	AdminReadLimit *admin.ReadLimit
+	Logger         *slog.Logger
 	// TracerProvider, when set, traces every routed request (see
 	// ingress.TracingFromEnv); nil: no tracing.
 	TracerProvider trace.TracerProvider
@@ -115,7 +118,8 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	ao := admin.Options{Controller: o.Controller, Registry: o.Registry, Ingress: in, Config: cfg,
-		Addr: o.DashboardAddr, HTTPAddr: o.HTTPAddr, Token: o.AdminToken, Logger: o.Logger, WrapListener: capAdmin}
+		Addr: o.DashboardAddr, HTTPAddr: o.HTTPAddr, Token: o.AdminToken, ReadLimit: o.AdminReadLimit, Logger: o.Logger,
+		WrapListener: capAdmin}
 	if o.Handles != nil {
 		env := o.Handles.Env()
 		ao.HandleAddress, ao.HandleToken = env[EnvHandleAddress], env[EnvHandleToken]

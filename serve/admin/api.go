@@ -67,11 +67,11 @@ func newIdentity(now time.Time) identity {
 func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/api/ray/version", s.getRayVersion)
 	for _, p := range []string{"/api/serve/applications/", "/api/serve/applications"} {
-		r.Get(p, s.getRayApplications)
+		r.Get(p, s.reads.heavy(s.getRayApplications))
 		r.Put(p, s.putApplications)
 		r.Delete(p, s.deleteApplications)
 	}
-	r.Get("/api/gantry/applications", s.getGantryApplications)
+	r.Get("/api/gantry/applications", s.reads.heavy(s.getGantryApplications))
 	r.Get("/api/gantry/handle", s.getHandle)
 	s.dashboardRoutes(r)
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -44,9 +43,9 @@ func newDashboard(snapshot func() *deploy.Snapshot, traffic func(app, dep string
 const maxLogLines = 1000
 
 func (s *Server) dashboardRoutes(r chi.Router) {
-	r.Get("/api/gantry/events", s.getEvents)
-	r.Get("/api/gantry/timeseries", s.getTimeseries)
-	r.Get("/api/gantry/logs", s.getLogs)
+	r.Get("/api/gantry/events", s.reads.heavy(s.getEvents))
+	r.Get("/api/gantry/timeseries", s.reads.heavy(s.getTimeseries))
+	r.Get("/api/gantry/logs", s.reads.heavy(s.getLogs))
 	r.Get("/api/gantry/tpu", s.getTPU)
 	r.Post("/api/gantry/validate", s.postValidate)
 	r.HandleFunc("/api/gantry/try/*", s.tryIt)
@@ -115,34 +114,18 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// getTimeseries answers the sampled series of the deployments matching
-// ?app= and ?deployment= (both optional), at most ?last= points each, only
-// those after ?since= (Unix seconds) if given, so a poller fetches what is new.
+// getTimeseries answers a page of the sampled series (see Sampler.Page and
+// ParseTimeseriesQuery for the parameters).
 func (s *Server) getTimeseries(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	last := 0
-	if v := q.Get("last"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			textError(w, http.StatusBadRequest, "last: want a number of points >= 0, got "+strconv.Quote(v))
-			return
-		}
-		last = n
+	q, err := ParseTimeseriesQuery(r.URL.Query())
+	if err != nil {
+		textError(w, http.StatusBadRequest, err.Error())
+		return
 	}
-	series := s.dash.sampler.Series(q.Get("app"), q.Get("deployment"), last)
-	if v := q.Get("since"); v != "" {
-		since, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			textError(w, http.StatusBadRequest, "since: want Unix seconds, got "+strconv.Quote(v))
-			return
-		}
-		for i := range series {
-			pts := series[i].Points
-			n := sort.Search(len(pts), func(j int) bool { return pts[j].T > since })
-			series[i].Points = pts[n:]
-		}
-	}
-	writeJSON(w, http.StatusOK, series)
+	body := s.dash.sampler.Page(q)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
 }
 
 // getLogs answers the last ?lines= (default 100) lines replica ?replica=

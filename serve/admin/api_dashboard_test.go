@@ -32,12 +32,28 @@ applications:
 	return srv, ingress, "http://" + srv.DashboardAddr()
 }
 
+// timeseriesPage is the body of GET /api/gantry/timeseries.
+type timeseriesPage struct {
+	Series        []admin.Series `json:"series"`
+	NextPageToken *string        `json:"next_page_token"`
+}
+
+// series decodes the page of s that q selects.
+func series(t *testing.T, s *admin.Sampler, q admin.TimeseriesQuery) []admin.Series {
+	t.Helper()
+	var p timeseriesPage
+	if err := json.Unmarshal(s.Page(q), &p); err != nil || p.NextPageToken == nil {
+		t.Fatalf("Page(%+v): %v, next_page_token %v", q, err, p.NextPageToken)
+	}
+	return p.Series
+}
+
 func TestSamplerTurnsCountersIntoRatesAndPercentiles(t *testing.T) {
 	srv, ingress, _ := oneReplicaGateway(t)
 	now := time.Unix(1_800_000_000, 0)
 	s := &admin.Sampler{Snapshot: srv.Controller().Snapshot, Traffic: srv.Controller().Traffic, Now: func() time.Time { return now }}
 	s.Sample() // the baseline: no point yet
-	if got := s.Series("app", "d", 0); len(got) != 1 || len(got[0].Points) != 0 {
+	if got := series(t, s, admin.TimeseriesQuery{App: "app", Deployment: "d"}); len(got) != 1 || len(got[0].Points) != 0 {
 		t.Fatalf("after one sample: %+v; want the series with no point", got)
 	}
 	for range 10 {
@@ -46,7 +62,7 @@ func TestSamplerTurnsCountersIntoRatesAndPercentiles(t *testing.T) {
 	testenv.TryGet(ingress + "/exit?code=0") // a 502: the replica dies answering
 	now = now.Add(2 * time.Second)
 	s.Sample()
-	pts := s.Series("app", "d", 0)[0].Points
+	pts := series(t, s, admin.TimeseriesQuery{App: "app", Deployment: "d"})[0].Points
 	if len(pts) != 1 {
 		t.Fatalf("points = %+v", pts)
 	}
@@ -63,13 +79,13 @@ func TestSamplerTurnsCountersIntoRatesAndPercentiles(t *testing.T) {
 	}
 	now = now.Add(time.Second)
 	s.Sample()
-	if q := s.Series("", "", 0)[0].Points[1]; q.RPS != 0 || q.P50Ms != nil {
+	if q := series(t, s, admin.TimeseriesQuery{})[0].Points[1]; q.RPS != 0 || q.P50Ms != nil {
 		t.Errorf("a second without requests = %+v; want rps 0 and no percentiles", q)
 	}
-	if got := s.Series("app", "other", 0); len(got) != 0 {
+	if got := series(t, s, admin.TimeseriesQuery{App: "app", Deployment: "other"}); len(got) != 0 {
 		t.Errorf("a filter that matches nothing gave %+v", got)
 	}
-	if got := s.Series("", "", 1)[0].Points; len(got) != 1 || got[0].T != 1_800_000_003 {
+	if got := series(t, s, admin.TimeseriesQuery{Last: 1})[0].Points; len(got) != 1 || got[0].T != 1_800_000_003 {
 		t.Errorf("last=1 gave %+v", got)
 	}
 }
@@ -82,7 +98,7 @@ func TestSeriesKeepFifteenMinutes(t *testing.T) {
 		s.Sample()
 		now = now.Add(time.Second)
 	}
-	pts := s.Series("app", "d", 0)[0].Points
+	pts := series(t, s, admin.TimeseriesQuery{App: "app", Deployment: "d"})[0].Points
 	if len(pts) != admin.SeriesPoints || pts[0].T != 1_800_000_051 || pts[len(pts)-1].T != 1_800_000_950 {
 		t.Errorf("%d points from %v to %v; want the last %d, oldest first", len(pts), pts[0].T, pts[len(pts)-1].T, admin.SeriesPoints)
 	}
@@ -94,23 +110,24 @@ func TestDashboardEndpoints(t *testing.T) {
 
 	// The live sampler feeds /api/gantry/timeseries once a second.
 	servetest.GetBody(t, ingress+"/id")
-	var series []admin.Series
+	var page timeseriesPage
 	if !testenv.Eventually(10*time.Second, func() bool {
 		_, _, body := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?app=app&deployment=d", "", "")
-		return json.Unmarshal([]byte(body), &series) == nil && len(series) == 1 && len(series[0].Points) > 0
+		return json.Unmarshal([]byte(body), &page) == nil && len(page.Series) == 1 && len(page.Series[0].Points) > 0
 	}) {
-		t.Fatalf("no time series: %+v", series)
+		t.Fatalf("no time series: %+v", page)
 	}
+	series := page.Series
 	if code, _, body := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?last=x", "", ""); code != 400 || !strings.Contains(body, "last") {
 		t.Errorf("?last=x: %d %s", code, body)
 	}
 	newest := series[0].Points[len(series[0].Points)-1].T
-	var after []admin.Series
+	var after timeseriesPage
 	_, _, body := servetest.Call(t, http.MethodGet, dashboard+"/api/gantry/timeseries?since="+strconv.FormatFloat(newest, 'f', -1, 64), "", "")
-	if json.Unmarshal([]byte(body), &after) != nil || len(after) != 1 {
+	if json.Unmarshal([]byte(body), &after) != nil || len(after.Series) != 1 {
 		t.Fatalf("?since=: %s", body)
 	}
-	for _, p := range after[0].Points {
+	for _, p := range after.Series[0].Points {
 		if p.T <= newest {
 			t.Errorf("?since=%v gave the older point %+v", newest, p)
 		}

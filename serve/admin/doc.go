@@ -15,14 +15,22 @@
 //
 // The API starts processes: New refuses an address beyond loopback without
 // a token (CheckBind), and with a token every mutating call and pprof need
-// "Authorization: Bearer TOKEN".
+// "Authorization: Bearer TOKEN". Against browsers on the same machine
+// (guardBrowser): without a token only a loopback Host header (localhost,
+// *.localhost, a loopback IP) is answered (403 otherwise, against DNS
+// rebinding), and a write whose Origin is neither its Host nor a loopback
+// origin (or, without an Origin, says Sec-Fetch-Site: cross-site) is
+// refused with 403, token or not. Heavy reads (the applications views,
+// time series, events, logs) draw on a byte budget per client address
+// (readLimiter, DefaultReadLimit): past it, 429 with Retry-After.
 //
 // The web dashboard (dashboard/, embedded) is served at / with relative URLs
 // only, so it works under a path prefix; ?static=1 makes a page that
 // renders once with no stream, for screenshots. The endpoints behind it: the
 // controller's events (JSON, or server-sent events with follow=1), a
 // 15-minute time series sampled once a second by Sampler (run by
-// Server.Run), replica logs (follow=1 streams), TPU slices, config
+// Server.Run; a bounded run-length ring per deployment, answered in pages
+// of bounded size), replica logs (follow=1 streams), TPU slices, config
 // validation, and /api/gantry/try/, which hands a request to the ingress
 // in-process.
 //

@@ -49,7 +49,10 @@ type Options struct {
 	// HandleAddress and HandleToken are the handle endpoint's, given to
 	// local driver scripts by GET /api/gantry/handle; "": it 404s.
 	HandleAddress, HandleToken string
-	Logger                     *slog.Logger
+	// ReadLimit is the per-client budget of heavy reads; nil:
+	// DefaultReadLimit.
+	ReadLimit *ReadLimit
+	Logger    *slog.Logger
 	// WrapListener, when set, wraps the bound listener (serve caps its
 	// connections, so the admin API stays reachable when the ingress
 	// ports are flooded).
@@ -68,6 +71,7 @@ type Server struct {
 	startConfig *config.Config
 	id          identity
 	dash        *dashboard
+	reads       *readLimiter
 	ln          net.Listener
 	http        *http.Server
 }
@@ -91,6 +95,11 @@ func New(o Options) (*Server, error) {
 	s := &Server{opts: o, log: o.Logger, controller: o.Controller, registry: o.Registry, ingress: o.Ingress,
 		startConfig: cfg, id: newIdentity(time.Now())}
 	s.dash = newDashboard(s.controller.Snapshot, s.controller.Traffic)
+	rl := DefaultReadLimit()
+	if o.ReadLimit != nil {
+		rl = *o.ReadLimit
+	}
+	s.reads = newReadLimiter(rl)
 	var err error
 	if s.ln, err = net.Listen("tcp", o.Addr); err != nil {
 		return nil, fmt.Errorf("dashboard: listen on %s: %w", o.Addr, err)
@@ -114,6 +123,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
+	r.Use(guardBrowser(s.opts.Token))
 	r.Use(requireAdminToken(s.opts.Token))
 	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	r.Get("/-/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("success")) })

@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"math"
-	"sort"
 	"sync"
 	"time"
 
@@ -15,14 +14,21 @@ import (
 // The dashboard's charts are fed from here, in the gateway's own memory, so
 // they work without Prometheus: once a second the sampler reads every
 // deployment's router counters and keeps the last 15 minutes.
+//
+// Memory is bounded by design: each deployment has one ring (ring.go) of
+// at most SeriesPoints runs of equal 40-byte samples, no pointers, so the
+// garbage collector never scans them: at most 40 KB a deployment however
+// long the gateway runs, and a few hundred bytes for an idle one, whose
+// samples are all alike.
 
 // SeriesPoints is how many samples a deployment's series keeps: 15
 // minutes at one a second.
 const SeriesPoints = 900
 
-// Point is one second of a deployment.
+// Point is one second of a deployment, as GET /api/gantry/timeseries
+// answers it.
 type Point struct {
-	// T is the sample's time, Unix seconds.
+	// T is the sample's time, Unix seconds (millisecond precision).
 	T float64 `json:"t"`
 	// RPS is requests answered per second since the previous sample, and
 	// ErrorsPS those answered with a 5xx status.
@@ -50,6 +56,18 @@ type Series struct {
 	Points      []Point `json:"points"`
 }
 
+// sample is a Point as the ring keeps it: 40 bytes, no pointers. Rates and
+// percentiles are float32 (a dashboard needs no more), percentiles NaN when
+// there were no requests; counts saturate at their type's maximum.
+type sample struct {
+	sec                    uint32 // Unix seconds (good until 2106)
+	rps, errorsPS          float32
+	p50, p90, p99          float32
+	queued, inflight       int32
+	msec                   uint16
+	running, replicas, tgt uint16
+}
+
 // Sampler keeps the time series of every deployment.
 type Sampler struct {
 	// Snapshot returns what the controller observed.
@@ -63,23 +81,26 @@ type Sampler struct {
 	Now func() time.Time
 
 	mu     sync.Mutex
-	series map[[2]string]*ring
+	series map[seriesKey]*ring
+	// gen counts Sample calls: a ring not seen in the latest is gone.
+	gen uint64
+	// delta is reused for each deployment's counters between two samples,
+	// so an idle gateway makes little garbage.
+	delta router.Stats
 }
 
-type ring struct {
-	points []Point // a ring once full
-	next   int
-	prev   router.Stats
-	prevT  time.Time
+type seriesKey struct{ app, dep string }
+
+func (k seriesKey) less(o seriesKey) bool {
+	if k.app != o.app {
+		return k.app < o.app
+	}
+	return k.dep < o.dep
 }
 
 // Run samples every Every until ctx ends.
 func (s *Sampler) Run(ctx context.Context) error {
-	every := s.Every
-	if every <= 0 {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
+	t := time.NewTicker(s.every())
 	defer t.Stop()
 	for {
 		select {
@@ -89,6 +110,13 @@ func (s *Sampler) Run(ctx context.Context) error {
 			s.Sample()
 		}
 	}
+}
+
+func (s *Sampler) every() time.Duration {
+	if s.Every <= 0 {
+		return time.Second
+	}
+	return s.Every
 }
 
 // Sample takes one sample of every deployment now; deployments that are
@@ -103,99 +131,83 @@ func (s *Sampler) Sample() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.series == nil {
-		s.series = map[[2]string]*ring{}
+		s.series = map[seriesKey]*ring{}
 	}
-	seen := map[[2]string]bool{}
+	s.gen++
+	stepMs := uint16(min(s.every().Milliseconds(), math.MaxUint16))
 	for _, a := range snap.Applications {
 		for _, d := range a.Deployments {
-			key := [2]string{d.Application, d.Deployment}
-			seen[key] = true
+			key := seriesKey{d.Application, d.Deployment}
 			rg := s.series[key]
 			if rg == nil {
 				rg = &ring{}
 				s.series[key] = rg
 			}
+			rg.gen = s.gen
 			traffic := s.Traffic(d.Application, d.Deployment)
 			st := traffic.Stats
-			if rg.prevT.IsZero() {
-				rg.prev, rg.prevT = st, t
-				continue // a rate needs two samples
+			if !rg.prevT.IsZero() { // a rate needs two samples
+				rg.add(sampleOf(t, rg.prevT, s.sub(st, rg.prev), d, traffic), stepMs)
 			}
-			rg.add(point(t, rg.prevT, st.Sub(rg.prev), d, traffic))
 			rg.prev, rg.prevT = st, t
 		}
 	}
-	for k := range s.series {
-		if !seen[k] {
+	for k, rg := range s.series {
+		if rg.gen != s.gen {
 			delete(s.series, k)
 		}
 	}
 }
 
-func point(t, prevT time.Time, delta router.Stats, d deploy.DeploymentStatus, traffic deploy.Traffic) Point {
-	p := Point{T: unixSeconds(t), Queued: traffic.Queued, Target: d.Target, Replicas: len(d.Replicas)}
-	if secs := t.Sub(prevT).Seconds(); secs > 0 {
-		p.RPS = round3(float64(delta.Requests) / secs)
-		p.ErrorsPS = round3(float64(delta.Errors) / secs)
+// sub is router.Stats.Sub into s.delta, whose latency slice is reused;
+// the result is good until the next call.
+func (s *Sampler) sub(st, prev router.Stats) router.Stats {
+	if st.Requests < prev.Requests || len(prev.Latency) != len(st.Latency) {
+		return st // a new Deployment: counts from zero
 	}
-	p.P50Ms, p.P90Ms, p.P99Ms = ms(delta.Quantile(.5)), ms(delta.Quantile(.9)), ms(delta.Quantile(.99))
+	if cap(s.delta.Latency) < len(st.Latency) {
+		s.delta.Latency = make([]uint64, len(st.Latency))
+	}
+	s.delta.Latency = s.delta.Latency[:len(st.Latency)]
+	s.delta.Requests, s.delta.Errors = st.Requests-prev.Requests, st.Errors-prev.Errors
+	for i := range st.Latency {
+		s.delta.Latency[i] = st.Latency[i] - prev.Latency[i]
+	}
+	return s.delta
+}
 
+func sampleOf(t, prevT time.Time, delta router.Stats, d deploy.DeploymentStatus, traffic deploy.Traffic) sample {
+	ms := t.UnixMilli()
+	p := sample{sec: uint32(ms / 1000), msec: uint16(ms % 1000), queued: sat32(traffic.Queued),
+		tgt: sat16(d.Target), replicas: sat16(len(d.Replicas))}
+	if secs := t.Sub(prevT).Seconds(); secs > 0 {
+		p.rps = float32(float64(delta.Requests) / secs)
+		p.errorsPS = float32(float64(delta.Errors) / secs)
+	}
+	p.p50, p.p90, p.p99 = quantileMs(delta, .5), quantileMs(delta, .9), quantileMs(delta, .99)
+	var inflight int64
+	running := 0
 	for _, r := range d.Replicas {
-		p.Inflight += traffic.Inflight[r.ID]
+		inflight += traffic.Inflight[r.ID]
 		if r.State == replica.Running {
-			p.Running++
+			running++
 		}
 	}
+	p.inflight, p.running = sat32(inflight), sat16(running)
 	return p
 }
 
-// ms is d in milliseconds; nil when there is no value.
-func ms(d time.Duration, ok bool) *float64 {
+// quantileMs is delta's q-quantile in milliseconds; NaN when no request was
+// answered.
+func quantileMs(delta router.Stats, q float64) float32 {
+	d, ok := delta.Quantile(q)
 	if !ok {
-		return nil
+		return float32(math.NaN())
 	}
-	v := round3(float64(d) / 1e6)
-	return &v
+	return float32(float64(d) / 1e6)
 }
+
+func sat32(v int64) int32 { return int32(min(max(v, 0), math.MaxInt32)) }
+func sat16(v int) uint16  { return uint16(min(max(v, 0), math.MaxUint16)) }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
-
-func (rg *ring) add(p Point) {
-	if len(rg.points) < SeriesPoints {
-		rg.points = append(rg.points, p)
-		return
-	}
-	rg.points[rg.next] = p
-	rg.next = (rg.next + 1) % SeriesPoints
-}
-
-// Series returns the series of the deployments that match app and dep
-// ("" matches any), with at most last points each (0: all), sorted.
-func (s *Sampler) Series(app, dep string, last int) []Series {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	every := s.Every
-	if every <= 0 {
-		every = time.Second
-	}
-	out := []Series{}
-	for k, rg := range s.series {
-		if (app != "" && k[0] != app) || (dep != "" && k[1] != dep) {
-			continue
-		}
-		pts := make([]Point, 0, len(rg.points))
-		pts = append(pts, rg.points[rg.next:]...)
-		pts = append(pts, rg.points[:rg.next]...)
-		if last > 0 && len(pts) > last {
-			pts = pts[len(pts)-last:]
-		}
-		out = append(out, Series{Application: k[0], Deployment: k[1], IntervalS: every.Seconds(), Points: pts})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Application != out[j].Application {
-			return out[i].Application < out[j].Application
-		}
-		return out[i].Deployment < out[j].Deployment
-	})
-	return out
-}

@@ -42,34 +42,59 @@ function show() {
   if (state.instance) r.view.update?.(state, false); // what is known now; the next poll brings fresh state
 }
 
-// mergeSeries adds the new points of each deployment's series to what is
-// held and keeps the last 15 minutes; series the gateway no longer has go.
-function mergeSeries(held, fresh) {
-  const byKey = new Map(held.map((s) => [s.application + "/" + s.deployment, s]));
-  const out = [];
+// The time series come in pages (api/gantry/timeseries: at most
+// PAGE_LIMIT series and a few MB each). A pass reads every page with the
+// same ?since=; a pass cut short (429: too many reads, or an error)
+// resumes where it stopped at the next poll.
+const PAGE_LIMIT = 200;
+const held = new Map(); // "app/deployment" -> series, its last 15 minutes
+let since = 0; // the newest sample of the last complete pass, Unix seconds
+let pass = null; // {since, token, seen, newest}: the pass under way
+
+// mergePage adds the new points of each series in a page to what is held.
+function mergePage(fresh, seen) {
   for (const f of fresh) {
-    const h = byKey.get(f.application + "/" + f.deployment);
+    const key = f.application + "/" + f.deployment;
+    seen.add(key);
+    const h = held.get(key);
     const last = h?.points.at(-1)?.t ?? -Infinity;
     const points = (h?.points || []).concat(f.points.filter((p) => p.t > last));
     const newest = points.at(-1)?.t ?? 0;
-    out.push({ ...f, points: points.filter((p) => p.t > newest - 900) });
+    held.set(key, { ...f, points: points.filter((p) => p.t > newest - 900) });
   }
-  return out;
 }
 
-let since = 0; // the newest sample held, Unix seconds
+async function fetchSeries() {
+  pass ??= { since, token: "", seen: new Set(), newest: since };
+  do {
+    const q = new URLSearchParams({ limit: String(PAGE_LIMIT) });
+    if (pass.since) q.set("since", String(pass.since));
+    if (pass.token) q.set("page_token", pass.token);
+    const page = await getJSON("api/gantry/timeseries?" + q);
+    mergePage(page.series, pass.seen);
+    for (const s of page.series) pass.newest = Math.max(pass.newest, s.points.at(-1)?.t ?? 0);
+    pass.token = page.next_page_token;
+  } while (pass.token);
+  // Series the gateway no longer has go.
+  for (const k of [...held.keys()]) if (!pass.seen.has(k)) held.delete(k);
+  since = pass.newest;
+  pass = null;
+}
+
+let polling = false; // a slow poll is not overlapped by the next
 
 async function poll() {
+  if (polling) return;
+  polling = true;
   try {
-    const [instance, fresh] = await Promise.all([getJSON("api/gantry/applications"),
-      getJSON("api/gantry/timeseries" + (since ? `?since=${since}` : ""))]);
+    const [instance] = await Promise.all([getJSON("api/gantry/applications"), fetchSeries()]);
     state.instance = instance;
-    state.series = mergeSeries(state.series, fresh);
-    for (const s of state.series) since = Math.max(since, s.points.at(-1)?.t ?? 0);
     state.error = null;
   } catch (e) {
     state.error = String(e.message || e);
   }
+  polling = false;
+  state.series = [...held.values()];
   current?.view.update?.(state, true);
 }
 

@@ -90,7 +90,7 @@ func (c *call) forward(w http.ResponseWriter, r *http.Request, fw *forwarding) (
 			return writeError(w, http.StatusBadRequest, "request target: "+err.Error()), false
 		}
 	}
-	c.model = r.Header.Get(MultiplexedModelHeader)
+	c.model = requestedModel(r)
 	fw.idempotent = c.settings.Idempotent || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
 	c.idempotent, c.replayable = fw.idempotent, body.replayable()
 

@@ -19,6 +19,19 @@ import (
 // handle calls with multiplexed_model_id set.
 const MultiplexedModelHeader = "serve_multiplexed_model_id"
 
+// multiplexedModelKey is MultiplexedModelHeader as net/http stores it in
+// a Header: looking it up by this key costs no canonicalization (and no
+// allocation) on every request.
+var multiplexedModelKey = http.CanonicalHeaderKey(MultiplexedModelHeader)
+
+// requestedModel is the multiplexed model r is for; "" for none.
+func requestedModel(r *http.Request) string {
+	if v := r.Header[multiplexedModelKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // LoadedModelsHeader is the response header in which a replica lists the
 // model ids it has loaded, comma separated (empty when none).
 const LoadedModelsHeader = "Gantry-Multiplexed-Models"

@@ -157,45 +157,6 @@ func writeConfig(t *testing.T, text string) string {
 	return path
 }
 
-// sample is one line of Prometheus text exposition.
-type sample struct {
-	labels map[string]string
-	value  float64
-}
-
-var (
-	sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)`)
-	labelRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-)
-
-// samples returns the samples of metric name whose labels include want.
-func samples(text, name string, want map[string]string) []sample {
-	var out []sample
-	for line := range strings.SplitSeq(text, "\n") {
-		m := sampleRE.FindStringSubmatch(line)
-		if m == nil || m[1] != name {
-			continue
-		}
-		s := sample{labels: map[string]string{}}
-		for _, l := range labelRE.FindAllStringSubmatch(m[2], -1) {
-			s.labels[l[1]] = l[2]
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
-			continue
-		}
-		s.value = v
-		match := true
-		for k, v := range want {
-			match = match && s.labels[k] == v
-		}
-		if match {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // metrics returns the dashboard's /metrics text, or "" if it cannot.
 func (g *gateway) metrics() string {
 	code, body, err := testenv.TryGet(g.dashboardURL + "/metrics")
@@ -208,8 +169,8 @@ func (g *gateway) metrics() string {
 // metricIs reports whether metric name with labels including want has
 // exactly one sample, and whether ok(value) holds for it.
 func metricIs(text, name string, want map[string]string, ok func(float64) bool) bool {
-	s := samples(text, name, want)
-	return len(s) == 1 && ok(s[0].value)
+	s := testenv.Samples(text, name, want)
+	return len(s) == 1 && ok(s[0].Value)
 }
 
 // TestInvalidConfigReportsEveryProblem checks that a config with several

@@ -165,8 +165,8 @@ func TestSIGTERMFinishesTheSlowRequestAndStopsReplicas(t *testing.T) {
 		r := <-slow
 		t.Fatalf("the slow request ended before it was seen in flight: %d %q %v", r.code, r.body, r.err)
 	}
-	if s := samples(text, "gantry_replica_ongoing_requests", labels); s[0].labels["replica"] != id {
-		t.Errorf("ongoing requests counted for replica %q, want %q", s[0].labels["replica"], id)
+	if s := testenv.Samples(text, "gantry_replica_ongoing_requests", labels); s[0].Labels["replica"] != id {
+		t.Errorf("ongoing requests counted for replica %q, want %q", s[0].Labels["replica"], id)
 	}
 
 	g.signal(t, syscall.SIGTERM)

@@ -12,6 +12,9 @@
 //     way, never by sleeping. WaitFor fails the test naming what it waited for.
 //   - Alive tells a live process from a gone or zombie one; SyncBuffer collects a child's
 //     output safely.
+//   - ProcessesWithEnv, CommandsWithEnv and KillProcessesWithEnv find (and end) the
+//     processes carrying a test's marker in their environment, descendants included.
+//   - Samples reads a metric's samples, with their labels, out of a /metrics text.
 //
 // It is imported by tests and test harnesses only, never by the gateway.
 package testenv

@@ -213,31 +213,11 @@ func (g *gateway) metricSum(t *testing.T, name string, want map[string]string) (
 		t.Fatalf("GET /metrics: %d %v", code, err)
 	}
 	sum, found := 0.0, false
-	for line := range strings.SplitSeq(string(body), "\n") {
-		m := sampleRE.FindStringSubmatch(line)
-		if m == nil || m[1] != name {
-			continue
-		}
-		labels := map[string]string{}
-		for _, l := range labelRE.FindAllStringSubmatch(m[2], -1) {
-			labels[l[1]] = l[2]
-		}
-		match := true
-		for k, v := range want {
-			match = match && labels[k] == v
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if match && err == nil {
-			sum, found = sum+v, true
-		}
+	for _, s := range testenv.Samples(string(body), name, want) {
+		sum, found = sum+s.Value, true
 	}
 	return sum, found
 }
-
-var (
-	sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)`)
-	labelRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-)
 
 // breakerTrips is how often the breakers of app's replicas have opened.
 // The counter is there from the deployment's start, so a missing one

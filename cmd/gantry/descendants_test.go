@@ -54,8 +54,8 @@ applications:
 				return !slices.ContainsFunc(leftBehind, func(c string) bool { return !slices.Contains(cmds, c) })
 			})
 
-			g.signal(t, sig)
-			g.wait(t, 30*time.Second)
+			g.Signal(t, sig)
+			g.Wait(t, 30*time.Second)
 			var left []string
 			if !testenv.Eventually(10*time.Second, func() bool {
 				left = testenv.CommandsWithEnv(mark)

@@ -10,6 +10,9 @@
 //     client goroutine outlives it.
 //   - WaitFor and Eventually poll a condition with a deadline: tests wait for events this
 //     way, never by sleeping. WaitFor fails the test naming what it waited for.
+//   - StartProc runs a program as a child process (Proc) that cannot outlive the test,
+//     collecting its output and logging it when the test fails; Proc.Until polls a
+//     condition while the process runs.
 //   - Alive tells a live process from a gone or zombie one; SyncBuffer collects a child's
 //     output safely.
 //   - ProcessesWithEnv, CommandsWithEnv and KillProcessesWithEnv find (and end) the

@@ -23,24 +23,24 @@ func TestAccessLogIsOnByDefaultAndOffWithTheFlag(t *testing.T) {
 			if !on {
 				args = append(args, "--access-log=false")
 			}
-			g := &gateway{proc: startGantry(t, args...), url: "http://127.0.0.1:" + strconv.Itoa(ports[0])}
+			g := &gateway{Proc: startGantry(t, args...), url: "http://127.0.0.1:" + strconv.Itoa(ports[0])}
 			g.until(t, 30*time.Second, "GET /id to answer 200", func() bool {
 				code, _, err := testenv.TryGet(g.url + "/id")
 				return err == nil && code == 200
 			})
-			g.signal(t, syscall.SIGTERM)
-			if code := g.wait(t, 20*time.Second); code != 0 {
+			g.Signal(t, syscall.SIGTERM)
+			if code := g.Wait(t, 20*time.Second); code != 0 {
 				t.Fatalf("gantry exited %d", code)
 			}
 			var lines []string
-			for _, l := range strings.Split(g.stderr.String(), "\n") {
+			for _, l := range strings.Split(g.Stderr.String(), "\n") {
 				if strings.Contains(l, "msg=access") {
 					lines = append(lines, l)
 				}
 			}
 			switch {
 			case on && len(lines) == 0:
-				t.Fatalf("no access log line by default; stderr:\n%s", g.stderr.String())
+				t.Fatalf("no access log line by default; stderr:\n%s", g.Stderr.String())
 			case on:
 				for _, want := range []string{"application=app", "deployment=d", "replica=app#d#", "path=/id", "status=200", "request_id=", "trace_id="} {
 					if !strings.Contains(lines[len(lines)-1], want) {

@@ -31,7 +31,7 @@ func startEmptyGateway(t *testing.T, args ...string) *gateway {
 		"--dashboard-port", strconv.Itoa(ports[1]),
 		"--state-dir", stateDir}, args...)...)
 	g := &gateway{
-		proc:         p,
+		Proc:         p,
 		url:          "http://127.0.0.1:" + strconv.Itoa(ports[0]),
 		dashboardURL: "http://127.0.0.1:" + strconv.Itoa(ports[1]),
 		stateDir:     stateDir,
@@ -337,10 +337,10 @@ applications:
 `)
 	port := strconv.Itoa(testenv.FreePorts(t, 1)[0])
 	p := startGantry(t, "serve", cfgFile, "--dashboard-port", port, "--http-port", strconv.Itoa(testenv.FreePorts(t, 1)[0]), "--grpc-port", strconv.Itoa(testenv.FreePorts(t, 1)[0]), "--state-dir", t.TempDir())
-	if code := p.wait(t, 10*time.Second); code != 1 {
+	if code := p.Wait(t, 10*time.Second); code != 1 {
 		t.Fatalf("exit code %d, want 1", code)
 	}
-	if stderr := p.stderr.String(); !strings.Contains(stderr, "without an admin token") || !strings.Contains(stderr, "--admin-token") {
+	if stderr := p.Stderr.String(); !strings.Contains(stderr, "without an admin token") || !strings.Contains(stderr, "--admin-token") {
 		t.Errorf("stderr does not say why:\n%s", stderr)
 	}
 }

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,7 +22,7 @@ func TestNoReplicaProcessOutlivesTheGateway(t *testing.T) {
 			pidDir := newPIDDir(t)
 			value := strconv.FormatInt(time.Now().UnixNano(), 36)
 			mark := "GANTRY_TEST_MARK=" + value
-			t.Cleanup(func() { killProcessesWithEnv(mark) }) // should the test fail
+			t.Cleanup(func() { testenv.KillProcessesWithEnv(mark) }) // should the test fail
 			config := writeConfig(t, `
 applications:
 - name: app
@@ -54,15 +50,15 @@ applications:
 			}
 			leftBehind := []string{"sleep 321", "sleep 322", "sleep 323"}
 			g.until(t, 10*time.Second, "the replica's descendants to start", func() bool {
-				cmds := commandsWithEnv(mark)
+				cmds := testenv.CommandsWithEnv(mark)
 				return !slices.ContainsFunc(leftBehind, func(c string) bool { return !slices.Contains(cmds, c) })
 			})
 
-			g.signal(t, sig)
-			g.wait(t, 30*time.Second)
+			g.Signal(t, sig)
+			g.Wait(t, 30*time.Second)
 			var left []string
 			if !testenv.Eventually(10*time.Second, func() bool {
-				left = commandsWithEnv(mark)
+				left = testenv.CommandsWithEnv(mark)
 				return len(left) == 0
 			}) {
 				t.Fatalf("processes started by the replica outlived the gateway's %v: %q", sig, left)
@@ -77,45 +73,4 @@ func mapValues(m map[string]int) []int {
 		out = append(out, v)
 	}
 	return out
-}
-
-// processesWithEnv lists the live processes whose environment holds kv.
-func processesWithEnv(kv string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
-			continue // gone, or a zombie
-		}
-		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if slices.ContainsFunc(bytes.Split(env, []byte{0}), func(v []byte) bool { return string(v) == kv }) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// commandsWithEnv lists the command lines, arguments joined by spaces, of
-// the live processes whose environment holds kv.
-func commandsWithEnv(kv string) []string {
-	var cmds []string
-	for _, pid := range processesWithEnv(kv) {
-		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		cmds = append(cmds, strings.ReplaceAll(strings.TrimSuffix(string(b), "\x00"), "\x00", " "))
-	}
-	return cmds
-}
-
-func killProcessesWithEnv(kv string) {
-	for _, pid := range processesWithEnv(kv) {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
 }

@@ -67,7 +67,7 @@ func TestDeepUserConfigIsRefusedAndAppliedJSONStaysCompact(t *testing.T) {
 		t.Fatalf("PUT of a %d-byte user_config nested 9,990 deep: %d %.300s; want 400 naming user_config and the limit",
 			len(deep), resp.Code, resp.Body)
 	}
-	peak := peakRSS(t, g.cmd.Process.Pid)
+	peak := peakRSS(t, g.Cmd.Process.Pid)
 	t.Logf("gateway peak RSS after the deep PUT: %d MB", peak>>20)
 	if peak > 300<<20 {
 		t.Errorf("gateway peak RSS %d MB after one deep PUT, want well under 300 MB", peak>>20)

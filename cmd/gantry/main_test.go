@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,83 +27,15 @@ func TestMain(m *testing.M) {
 func gantryPath() string      { return filepath.Join(binDir, "gantry") }
 func testreplicaPath() string { return filepath.Join(binDir, "testreplica") }
 
-// proc is one gantry child process.
-type proc struct {
-	cmd            *exec.Cmd
-	stdout, stderr *testenv.SyncBuffer
-	done           chan struct{} // closed once Wait has returned
-}
-
-// startGantry runs the gantry binary with args. The process is killed (if
-// still running) when the test ends, and its output is logged if the test
-// failed.
-func startGantry(t *testing.T, args ...string) *proc {
+// startGantry runs the gantry binary with args (see testenv.StartProc).
+func startGantry(t *testing.T, args ...string) *testenv.Proc {
 	t.Helper()
-	p := &proc{
-		cmd:    exec.Command(gantryPath(), args...),
-		stdout: &testenv.SyncBuffer{},
-		stderr: &testenv.SyncBuffer{},
-		done:   make(chan struct{}),
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	// Replicas write to pipes of their own, not to gantry's output; should
-	// one ever inherit it, Wait must not hang on it forever.
-	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting gantry: %v", err)
-	}
-	go func() {
-		p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("gantry %s\n--- stdout:\n%s\n--- stderr:\n%s", strings.Join(args, " "), p.stdout, p.stderr)
-		}
-	})
-	return p
-}
-
-// exited reports whether the process has ended.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits up to within for the process to end and returns its exit code
-// (-1 when a signal ended it).
-func (p *proc) wait(t *testing.T, within time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(within):
-		t.Fatalf("gantry still running %v later", within)
-		return 0
-	}
-}
-
-// signal sends sig to the process.
-func (p *proc) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("sending %v to gantry: %v", sig, err)
-	}
+	return testenv.StartProc(t, exec.Command(gantryPath(), args...), "")
 }
 
 // gateway is a `gantry serve` child process and where it listens.
 type gateway struct {
-	*proc
+	*testenv.Proc
 	url, dashboardURL string // http://127.0.0.1:port
 	stateDir          string
 }
@@ -120,7 +51,7 @@ func startGateway(t *testing.T, config string) *gateway {
 		"--dashboard-port", strconv.Itoa(ports[1]),
 		"--state-dir", stateDir)
 	return &gateway{
-		proc:         p,
+		Proc:         p,
 		url:          "http://127.0.0.1:" + strconv.Itoa(ports[0]),
 		dashboardURL: "http://127.0.0.1:" + strconv.Itoa(ports[1]),
 		stateDir:     stateDir,
@@ -131,18 +62,11 @@ func startGateway(t *testing.T, config string) *gateway {
 // or if gantry exits meanwhile (it would never hold then).
 func (g *gateway) until(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	died := false
-	ok := testenv.Eventually(within, func() bool {
-		if g.exited() {
-			died = true
-			return true
-		}
-		return cond()
-	})
 	switch {
-	case died:
-		t.Fatalf("gantry exited (code %d) while waiting for %s", g.cmd.ProcessState.ExitCode(), what)
-	case !ok:
+	case g.Until(within, cond):
+	case g.Exited():
+		t.Fatalf("gantry exited (code %d) while waiting for %s", g.Cmd.ProcessState.ExitCode(), what)
+	default:
 		t.Fatalf("timed out after %v waiting for %s", within, what)
 	}
 }
@@ -157,45 +81,6 @@ func writeConfig(t *testing.T, text string) string {
 	return path
 }
 
-// sample is one line of Prometheus text exposition.
-type sample struct {
-	labels map[string]string
-	value  float64
-}
-
-var (
-	sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)`)
-	labelRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-)
-
-// samples returns the samples of metric name whose labels include want.
-func samples(text, name string, want map[string]string) []sample {
-	var out []sample
-	for line := range strings.SplitSeq(text, "\n") {
-		m := sampleRE.FindStringSubmatch(line)
-		if m == nil || m[1] != name {
-			continue
-		}
-		s := sample{labels: map[string]string{}}
-		for _, l := range labelRE.FindAllStringSubmatch(m[2], -1) {
-			s.labels[l[1]] = l[2]
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
-			continue
-		}
-		s.value = v
-		match := true
-		for k, v := range want {
-			match = match && s.labels[k] == v
-		}
-		if match {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // metrics returns the dashboard's /metrics text, or "" if it cannot.
 func (g *gateway) metrics() string {
 	code, body, err := testenv.TryGet(g.dashboardURL + "/metrics")
@@ -208,8 +93,8 @@ func (g *gateway) metrics() string {
 // metricIs reports whether metric name with labels including want has
 // exactly one sample, and whether ok(value) holds for it.
 func metricIs(text, name string, want map[string]string, ok func(float64) bool) bool {
-	s := samples(text, name, want)
-	return len(s) == 1 && ok(s[0].value)
+	s := testenv.Samples(text, name, want)
+	return len(s) == 1 && ok(s[0].Value)
 }
 
 // TestInvalidConfigReportsEveryProblem checks that a config with several
@@ -227,10 +112,10 @@ applications:
     replica: {command: [does-not-matter]}
 `)
 	g := startGateway(t, config)
-	if code := g.wait(t, 10*time.Second); code == 0 || code == -1 {
+	if code := g.Wait(t, 10*time.Second); code == 0 || code == -1 {
 		t.Fatalf("exit code %d, want a non-zero exit", code)
 	}
-	stderr := g.stderr.String()
+	stderr := g.Stderr.String()
 	for _, path := range []string{
 		"applications[0].route_prefix",
 		"applications[0].import_path",
@@ -254,10 +139,10 @@ applications:
 func TestMissingConfigFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope", "serve.yaml")
 	g := startGateway(t, missing)
-	if code := g.wait(t, 10*time.Second); code == 0 || code == -1 {
+	if code := g.Wait(t, 10*time.Second); code == 0 || code == -1 {
 		t.Fatalf("exit code %d, want a non-zero exit", code)
 	}
-	stderr := g.stderr.String()
+	stderr := g.Stderr.String()
 	if !strings.Contains(stderr, missing) || !strings.Contains(stderr, "no such file or directory") {
 		t.Errorf("stderr does not say that %s does not exist:\n%s", missing, stderr)
 	}
@@ -272,10 +157,10 @@ func TestServeUnknownFlagIsAUsageError(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := startGantry(t, args...)
-			if code := p.wait(t, 10*time.Second); code != 2 {
+			if code := p.Wait(t, 10*time.Second); code != 2 {
 				t.Fatalf("gantry %s: exit code %d, want 2", strings.Join(args, " "), code)
 			}
-			stderr := p.stderr.String()
+			stderr := p.Stderr.String()
 			if !strings.Contains(stderr, "usage: gantry serve") {
 				t.Errorf("no usage on stderr:\n%s", stderr)
 			}

@@ -97,7 +97,7 @@ func TestServeFromRayService(t *testing.T) {
 	ports := testenv.FreePorts(t, 3)
 	p := startGantry(t, "serve", "--from-rayservice", rayServiceProject(t),
 		"--http-port", strconv.Itoa(ports[0]), "--dashboard-port", strconv.Itoa(ports[1]), "--grpc-port", strconv.Itoa(ports[2]), "--state-dir", t.TempDir())
-	g := &gateway{proc: p, url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), dashboardURL: "http://127.0.0.1:" + strconv.Itoa(ports[1])}
+	g := &gateway{Proc: p, url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), dashboardURL: "http://127.0.0.1:" + strconv.Itoa(ports[1])}
 	g.until(t, 30*time.Second, "the RayService's application to answer", func() bool {
 		code, _, err := testenv.TryGet(g.url + "/id")
 		return err == nil && code == 200

@@ -19,8 +19,8 @@ func TestRestartWithTheStateDirAndNoConfigRestoresApplications(t *testing.T) {
 		code, _, err := testenv.TryGet(g.url + "/id")
 		return err == nil && code == 200
 	})
-	g.signal(t, syscall.SIGTERM)
-	if code := g.wait(t, 30*time.Second); code != 0 {
+	g.Signal(t, syscall.SIGTERM)
+	if code := g.Wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("gantry exited with %d after SIGTERM, want 0", code)
 	}
 	if left := alive(replicaPIDs(t, pidDir)); len(left) > 0 {
@@ -30,7 +30,7 @@ func TestRestartWithTheStateDirAndNoConfigRestoresApplications(t *testing.T) {
 	ports := testenv.FreePorts(t, 3)
 	again := startGantry(t, "serve", // no config: it comes from the state dir
 		"--http-port", strconv.Itoa(ports[0]), "--grpc-port", strconv.Itoa(ports[2]), "--dashboard-port", strconv.Itoa(ports[1]), "--state-dir", g.stateDir)
-	restarted := &gateway{proc: again, url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), stateDir: g.stateDir}
+	restarted := &gateway{Proc: again, url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), stateDir: g.stateDir}
 	restarted.until(t, 30*time.Second, "the restored application to answer", func() bool {
 		code, _, err := testenv.TryGet(restarted.url + "/id")
 		return err == nil && code == 200

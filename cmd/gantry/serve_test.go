@@ -165,11 +165,11 @@ func TestSIGTERMFinishesTheSlowRequestAndStopsReplicas(t *testing.T) {
 		r := <-slow
 		t.Fatalf("the slow request ended before it was seen in flight: %d %q %v", r.code, r.body, r.err)
 	}
-	if s := samples(text, "gantry_replica_ongoing_requests", labels); s[0].labels["replica"] != id {
-		t.Errorf("ongoing requests counted for replica %q, want %q", s[0].labels["replica"], id)
+	if s := testenv.Samples(text, "gantry_replica_ongoing_requests", labels); s[0].Labels["replica"] != id {
+		t.Errorf("ongoing requests counted for replica %q, want %q", s[0].Labels["replica"], id)
 	}
 
-	g.signal(t, syscall.SIGTERM)
+	g.Signal(t, syscall.SIGTERM)
 
 	// New connections are refused while the slow request finishes.
 	var refusedAt time.Time
@@ -199,7 +199,7 @@ func TestSIGTERMFinishesTheSlowRequestAndStopsReplicas(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the slow request never finished")
 	}
-	if code := g.wait(t, 20*time.Second); code != 0 {
+	if code := g.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("gantry exited with code %d after SIGTERM, want 0", code)
 	}
 	if pids := alive(replicaPIDs(t, pidDir)); len(pids) > 0 {
@@ -233,8 +233,8 @@ func TestSIGKILLLeavesNoReplica(t *testing.T) {
 		t.Fatalf("%d replicas alive before the kill (%v), want 3", len(pids), pids)
 	}
 
-	g.signal(t, syscall.SIGKILL)
-	if code := g.wait(t, 10*time.Second); code != -1 {
+	g.Signal(t, syscall.SIGKILL)
+	if code := g.Wait(t, 10*time.Second); code != -1 {
 		t.Fatalf("gantry exit code %d after SIGKILL, want -1 (killed by a signal)", code)
 	}
 	pids := replicaPIDs(t, pidDir)
@@ -368,15 +368,15 @@ func TestREADMEExample(t *testing.T) {
 
 	// The painter replicas are gantry processes; their pids are in the log.
 	var pids []int
-	for _, m := range regexp.MustCompile(`msg="replica started".* pid=(\d+)`).FindAllStringSubmatch(g.stderr.String(), -1) {
+	for _, m := range regexp.MustCompile(`msg="replica started".* pid=(\d+)`).FindAllStringSubmatch(g.Stderr.String(), -1) {
 		pid, _ := strconv.Atoi(m[1])
 		pids = append(pids, pid)
 	}
 	if len(pids) != 2 {
 		t.Errorf("found %d painter pids in the log, want 2", len(pids))
 	}
-	g.signal(t, syscall.SIGTERM)
-	if code := g.wait(t, 30*time.Second); code != 0 {
+	g.Signal(t, syscall.SIGTERM)
+	if code := g.Wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("gantry exited with code %d after SIGTERM, want 0", code)
 	}
 	if left := alive(pids); len(left) > 0 {

@@ -10,8 +10,14 @@
 //     client goroutine outlives it.
 //   - WaitFor and Eventually poll a condition with a deadline: tests wait for events this
 //     way, never by sleeping. WaitFor fails the test naming what it waited for.
+//   - StartProc runs a program as a child process (Proc) that cannot outlive the test,
+//     collecting its output and logging it when the test fails; Proc.Until polls a
+//     condition while the process runs.
 //   - Alive tells a live process from a gone or zombie one; SyncBuffer collects a child's
 //     output safely.
+//   - ProcessesWithEnv, CommandsWithEnv and KillProcessesWithEnv find (and end) the
+//     processes carrying a test's marker in their environment, descendants included.
+//   - Samples reads a metric's samples, with their labels, out of a /metrics text.
 //
 // It is imported by tests and test harnesses only, never by the gateway.
 package testenv

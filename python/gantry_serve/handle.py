@@ -133,12 +133,12 @@ async def _send(handle: DeploymentHandle, args: tuple, kwargs: dict, stream: boo
     headers = {
         "Content-Type": wire.CONTENT_TYPE,
         "Authorization": f"Bearer {transport.token()}",
-        "Gantry-Method": handle._method,
+        wire.HEADER_METHOD: handle._method,
     }
     if stream:
-        headers["Gantry-Stream"] = "1"
+        headers[wire.HEADER_STREAM] = "1"
     if handle._model_id:
-        headers["serve_multiplexed_model_id"] = handle._model_id
+        headers[wire.HEADER_MODEL_ID] = handle._model_id
     if traceparent:
         headers["traceparent"] = traceparent
     path = f"/{quote(handle.app_name, safe='')}/{quote(handle.deployment_name, safe='')}"

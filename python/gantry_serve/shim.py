@@ -123,12 +123,3 @@ def install() -> bool:
         return False
     sys.meta_path.append(_FINDER)
     return True
-
-
-def uninstall() -> None:
-    """Remove the finder and the shim modules (for tests)."""
-    if _FINDER in sys.meta_path:
-        sys.meta_path.remove(_FINDER)
-    for name in list(sys.modules):
-        if (name == "ray" or name.startswith("ray.")) and getattr(sys.modules[name], "__gantry_shim__", False):
-            del sys.modules[name]

@@ -62,8 +62,11 @@ class Processes:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, args: list[str], env: dict[str, str], cwd: Path = APPS, log: Path | None = None) -> subprocess.Popen:
-        out = open(log, "wb") if log else subprocess.DEVNULL
-        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        if log is None:
+            proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        else:
+            with open(log, "wb") as out:  # the child holds its own copy of the descriptor
+                proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
 

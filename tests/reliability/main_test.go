@@ -27,13 +27,11 @@ func testreplicaPath() string { return filepath.Join(binDir, "testreplica") }
 
 // gateway is one `gantry serve` child process and where it listens.
 type gateway struct {
-	cmd            *exec.Cmd
-	done           chan struct{} // closed once Wait has returned
-	stdout, stderr *testenv.SyncBuffer
-	addr           string // 127.0.0.1:port of the data plane
-	url            string // http://addr
-	grpcAddr       string // 127.0.0.1:port of the gRPC ingress
-	dashboardURL   string // http://127.0.0.1:port of the admin listener
+	*testenv.Proc
+	addr         string // 127.0.0.1:port of the data plane
+	url          string // http://addr
+	grpcAddr     string // 127.0.0.1:port of the gRPC ingress
+	dashboardURL string // http://127.0.0.1:port of the admin listener
 }
 
 // unknownFieldRE finds the config loader's "PATH: unknown field" lines.
@@ -55,35 +53,14 @@ func startGateway(t *testing.T, config string) *gateway {
 	}
 	ports := testenv.FreePorts(t, 3)
 	g := &gateway{
-		cmd: exec.Command(filepath.Join(binDir, "gantry"), "serve", path,
+		Proc: testenv.StartProc(t, exec.Command(filepath.Join(binDir, "gantry"), "serve", path,
 			"--http-port", strconv.Itoa(ports[0]), "--dashboard-port", strconv.Itoa(ports[1]),
-			"--grpc-port", strconv.Itoa(ports[2]), "--state-dir", t.TempDir()),
-		done:         make(chan struct{}),
-		stdout:       &testenv.SyncBuffer{},
-		stderr:       &testenv.SyncBuffer{},
+			"--grpc-port", strconv.Itoa(ports[2]), "--state-dir", t.TempDir()), "config:\n"+config),
 		addr:         "127.0.0.1:" + strconv.Itoa(ports[0]),
 		grpcAddr:     "127.0.0.1:" + strconv.Itoa(ports[2]),
 		dashboardURL: "http://127.0.0.1:" + strconv.Itoa(ports[1]),
 	}
 	g.url = "http://" + g.addr
-	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
-	g.cmd.WaitDelay = 5 * time.Second
-	if err := g.cmd.Start(); err != nil {
-		t.Fatalf("starting gantry: %v", err)
-	}
-	go func() {
-		g.cmd.Wait()
-		close(g.done)
-	}()
-	t.Cleanup(func() {
-		if !g.exited() {
-			g.cmd.Process.Kill()
-			<-g.done
-		}
-		if t.Failed() {
-			t.Logf("gantry serve\n--- config:\n%s\n--- stdout:\n%s\n--- stderr:\n%s", config, g.stdout, g.stderr)
-		}
-	})
 	g.until(t, 30*time.Second, "the admin listener to answer", func() bool {
 		code, _, err := testenv.TryGet(g.dashboardURL + "/-/healthz")
 		return err == nil && code == 200
@@ -91,58 +68,35 @@ func startGateway(t *testing.T, config string) *gateway {
 	return g
 }
 
-// exited reports whether the gateway process has ended.
-func (g *gateway) exited() bool {
-	select {
-	case <-g.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // until polls cond until it holds, failing the test if within passes first
 // or if the gateway exits meanwhile. A gateway that exits because its
 // config has a field this build lacks skips the test instead.
 func (g *gateway) until(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	died := false
-	ok := testenv.Eventually(within, func() bool {
-		if g.exited() {
-			died = true
-			return true
-		}
-		return cond()
-	})
 	switch {
-	case died:
-		if m := unknownFieldRE.FindAllStringSubmatch(g.stderr.String(), -1); m != nil {
+	case g.Until(within, cond):
+	case g.Exited():
+		if m := unknownFieldRE.FindAllStringSubmatch(g.Stderr.String(), -1); m != nil {
 			var fields []string
 			for _, f := range m {
 				fields = append(fields, f[1])
 			}
 			t.Skipf("this build has no %s yet; the attack needs it", strings.Join(fields, ", "))
 		}
-		t.Fatalf("gantry exited (code %d) while waiting for %s\n%s", g.cmd.ProcessState.ExitCode(), what, g.stderr)
-	case !ok:
+		t.Fatalf("gantry exited (code %d) while waiting for %s\n%s", g.Cmd.ProcessState.ExitCode(), what, g.Stderr)
+	default:
 		t.Fatalf("timed out after %v waiting for %s", within, what)
 	}
 }
 
 // pid is the gateway's process id.
-func (g *gateway) pid() int { return g.cmd.Process.Pid }
+func (g *gateway) pid() int { return g.Cmd.Process.Pid }
 
 // kill ends the gateway with sig and waits until it has exited.
 func (g *gateway) kill(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	if err := g.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("sending %v to gantry: %v", sig, err)
-	}
-	select {
-	case <-g.done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gantry still running 30s after %v", sig)
-	}
+	g.Signal(t, sig)
+	g.Wait(t, 30*time.Second)
 }
 
 // replica is one replica as /api/gantry/applications shows it.
@@ -213,31 +167,11 @@ func (g *gateway) metricSum(t *testing.T, name string, want map[string]string) (
 		t.Fatalf("GET /metrics: %d %v", code, err)
 	}
 	sum, found := 0.0, false
-	for line := range strings.SplitSeq(string(body), "\n") {
-		m := sampleRE.FindStringSubmatch(line)
-		if m == nil || m[1] != name {
-			continue
-		}
-		labels := map[string]string{}
-		for _, l := range labelRE.FindAllStringSubmatch(m[2], -1) {
-			labels[l[1]] = l[2]
-		}
-		match := true
-		for k, v := range want {
-			match = match && labels[k] == v
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if match && err == nil {
-			sum, found = sum+v, true
-		}
+	for _, s := range testenv.Samples(string(body), name, want) {
+		sum, found = sum+s.Value, true
 	}
 	return sum, found
 }
-
-var (
-	sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)`)
-	labelRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-)
 
 // breakerTrips is how often the breakers of app's replicas have opened.
 // The counter is there from the deployment's start, so a missing one
@@ -279,7 +213,7 @@ func (g *gateway) memory(t *testing.T) (rss, peak int64) {
 // answered with status.
 func (g *gateway) accessLogged(path string, status int) int {
 	n := 0
-	for line := range strings.SplitSeq(g.stderr.String(), "\n") {
+	for line := range strings.SplitSeq(g.Stderr.String(), "\n") {
 		if strings.Contains(line, "msg=access ") && strings.Contains(line, " path="+path+" ") &&
 			strings.Contains(line, " status="+strconv.Itoa(status)+" ") {
 			n++

@@ -189,7 +189,7 @@ class ReplicaApp:
 
 
 async def _unavailable(scope: Scope, receive: Receive, send: Send) -> None:
-    response = PlainTextResponse("the replica is still starting", status_code=503, headers={"Gantry-Rejected": "1"})
+    response = PlainTextResponse("the replica is still starting", status_code=503, headers={wire.HEADER_REJECTED: "1"})
     await response(scope, receive, send)
 
 

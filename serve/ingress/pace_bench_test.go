@@ -31,7 +31,7 @@ func BenchmarkPace(b *testing.B) {
 			h = func(rw http.ResponseWriter, r *http.Request) {
 				w := lim.paceWriter(rw)
 				defer w.deadline()
-				lim.pace(w, r, lim.maxBody, "http_options.max_request_body_bytes")
+				w.paceBody(r, lim.maxBody, "http_options.max_request_body_bytes")
 				serve(w, r)
 			}
 		}

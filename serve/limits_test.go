@@ -106,6 +106,11 @@ applications:
 		}
 		flood = append(flood, c)
 	}
+	// Fewer would not use up the 300 descriptors without the caps: the
+	// test would pass with none.
+	if len(flood) <= 300 {
+		t.Fatalf("only %d flood connections were dialled; want more than the open-file limit (300)", len(flood))
+	}
 	for _, url := range []string{adminURL + "/api/gantry/applications", adminURL + "/metrics", ingressURL + "/-/healthz"} {
 		testenv.WaitFor(t, 8*time.Second, url+" to answer during the flood", func() bool {
 			code, _, err := testenv.TryGet(url)

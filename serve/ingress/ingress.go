@@ -68,7 +68,7 @@ func (in *ingress) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is larger than http_options.max_request_body_bytes ("+strconv.FormatInt(max, 10)+")", http.StatusRequestEntityTooLarge)
 		return
 	}
-	in.limits.pace(w, r, in.limits.maxBody, "http_options.max_request_body_bytes")
+	w.paceBody(r, in.limits.maxBody, "http_options.max_request_body_bytes")
 	if in.obs != nil {
 		in.obs.forward(w, r, route, id)
 		return

@@ -24,7 +24,7 @@ import (
 // A model is an application or application/deployment. Inferences go
 // through Deployment.InferREST: passed through to HTTP replicas,
 // translated for gRPC ones.
-func (in *ingress) oipHTTP(w http.ResponseWriter, r *http.Request) {
+func (in *ingress) oipHTTP(w *pacedWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	switch path {
 	case "/v2":
@@ -95,7 +95,7 @@ func (in *ingress) oipHTTP(w http.ResponseWriter, r *http.Request) {
 // Content-Length says it is larger, or as soon as it passes the limit
 // (Deployment.InferREST). A body for an HTTP replica streams through,
 // bounded by http_options.max_request_body_bytes like any other.
-func (in *ingress) infer(w http.ResponseWriter, r *http.Request, d *router.Deployment, name, version string) {
+func (in *ingress) infer(w *pacedWriter, r *http.Request, d *router.Deployment, name, version string) {
 	field, max := "http_options.max_request_body_bytes", in.limits.maxBody
 	if in.limits.maxInferBody < max && servesGRPC(d) {
 		field, max = "http_options.max_infer_body_bytes", in.limits.maxInferBody
@@ -106,7 +106,7 @@ func (in *ingress) infer(w http.ResponseWriter, r *http.Request, d *router.Deplo
 			" bytes is larger than "+field+" ("+strconv.FormatInt(max, 10)+")")
 		return
 	}
-	in.limits.pace(w, r, in.limits.maxBody, "http_options.max_request_body_bytes")
+	w.paceBody(r, in.limits.maxBody, "http_options.max_request_body_bytes")
 	d.InferREST(w, r, router.RESTInference{Model: name, Version: version, RequestID: w.Header().Get("X-Request-Id"),
 		MaxBody: in.limits.maxInferBody})
 }

@@ -45,7 +45,7 @@ type limits struct {
 // pacedBody is a request body held to the minimum rate and the size limit.
 type pacedBody struct {
 	body  io.ReadCloser
-	rc    *http.ResponseController // nil: deadlines are not supported
+	rc    *http.ResponseController // the writer's; nil: deadlines are not supported
 	lim   *limits
 	limit int64  // the most bytes the body may have
 	field string // the setting limit comes from
@@ -56,11 +56,17 @@ type pacedBody struct {
 	err    error // sticky: the limit's error
 }
 
-func (l *limits) pace(w http.ResponseWriter, r *http.Request, limit int64, field string) {
+// paceBody holds r's body to the minimum rate and to limit (from the
+// setting field), through w's connection.
+func (w *pacedWriter) paceBody(r *http.Request, limit int64, field string) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return
 	}
-	r.Body = &pacedBody{body: r.Body, rc: http.NewResponseController(w), lim: l, limit: limit, field: field}
+	var rc *http.ResponseController
+	if w.deadlines {
+		rc = &w.rc
+	}
+	r.Body = &pacedBody{body: r.Body, rc: rc, lim: w.lim, limit: limit, field: field}
 }
 
 func (b *pacedBody) Read(p []byte) (int, error) {
@@ -133,22 +139,25 @@ func (e *bodyTooLarge) HTTPStatus() int { return http.StatusRequestEntityTooLarg
 // pacedWriter is a response writer held to the minimum response rate.
 type pacedWriter struct {
 	http.ResponseWriter
-	rc    *http.ResponseController // nil: deadlines are not supported
-	lim   *limits
-	piece int // the most bytes one deadline covers
+	// rc sets the connection's deadlines, for the writer and its request's
+	// body: one controller a request, held here rather than allocated.
+	rc        http.ResponseController
+	deadlines bool // false: the writer does not support them
+	lim       *limits
+	piece     int // the most bytes one deadline covers
 }
 
 func (l *limits) paceWriter(w http.ResponseWriter) *pacedWriter {
 	piece := int(min(l.responseRate*l.grace.Seconds(), 1<<30))
-	pw := &pacedWriter{ResponseWriter: w, rc: http.NewResponseController(w), lim: l, piece: max(piece, 1)}
+	pw := &pacedWriter{ResponseWriter: w, rc: *http.NewResponseController(w), deadlines: true, lim: l, piece: max(piece, 1)}
 	pw.deadline() // a deadline from an earlier request on the connection may have passed
 	return pw
 }
 
 // deadline gives the next write (or flush) slow_client_grace_s.
 func (w *pacedWriter) deadline() {
-	if w.rc != nil && w.rc.SetWriteDeadline(w.lim.now().Add(w.lim.grace)) != nil {
-		w.rc = nil
+	if w.deadlines && w.rc.SetWriteDeadline(w.lim.now().Add(w.lim.grace)) != nil {
+		w.deadlines = false
 	}
 }
 
